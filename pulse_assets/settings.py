@@ -1,0 +1,83 @@
+"""Pulse configuration, read from `PULSE_*` environment variables.
+
+Every path Pulse writes lives under `PULSE_HOME`, so two homes never share state. An unset
+warehouse URL selects the embedded PostgreSQL, an unset Qdrant URL selects Qdrant local mode.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_MODEL_NAME = "pulse/all-MiniLM-L6-v2-int8"
+
+
+class PulseSettings(BaseSettings):
+    """Settings shared by the receiver, the Dagster code location and the CLI."""
+
+    model_config = SettingsConfigDict(env_prefix="PULSE_", extra="ignore")
+
+    home: Path = Field(default=Path(".pulse"), description="Folder for all state Pulse keeps.")
+    warehouse_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of an external PostgreSQL; unset starts the embedded one.",
+    )
+    qdrant_url: str | None = Field(
+        default=None, description="URL of a Qdrant server; unset uses local mode under the home."
+    )
+    qdrant_api_key: str | None = None
+    qdrant_collection: str = "pulse_chunks"
+    embedding_model: str = Field(
+        default=BUNDLED_MODEL_NAME,
+        description="fastembed model name; the default is the model bundled with Pulse.",
+    )
+    embedding_threads: int | None = None
+    embedding_batch_size: int = 64
+    webhook_secret: str | None = Field(
+        default=None, description="Firecrawl webhook secret used to verify signatures."
+    )
+    api_secret: str | None = Field(
+        default=None, description="Value of the X-API-Secret header the metrics API requires."
+    )
+    insecure_dev: bool = Field(
+        default=False, description="Accept unsigned deliveries when no secret is set."
+    )
+    max_body_bytes: int = Field(
+        default=32 * 1024 * 1024, description="Largest webhook body accepted, in bytes."
+    )
+
+    @cached_property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home_dir / "dagster"
+
+    @property
+    def postgres_dir(self) -> Path:
+        return self.home_dir / "postgres"
+
+    @property
+    def qdrant_path(self) -> Path:
+        return self.home_dir / "qdrant"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home_dir / "models"
+
+    @property
+    def embedded_warehouse(self) -> bool:
+        return self.warehouse_url is None
+
+    @property
+    def embedded_qdrant(self) -> bool:
+        return self.qdrant_url is None
+
+
+def load_settings() -> PulseSettings:
+    """Read the settings from the environment."""
+    return PulseSettings()
