@@ -1,0 +1,1 @@
+"""Dagster sensors and schedules that start Pulse runs."""

@@ -1,13 +1,16 @@
-"""Shared fixtures: one real PostgreSQL for the whole session, migrated to head.
+"""Shared fixtures: one real PostgreSQL for the session, migrated to head.
 
 By default the session starts an embedded warehouse in a temporary Pulse home. Set
 `PULSE_TEST_WAREHOUSE_URL` to run the suite against an existing PostgreSQL server instead; the
-tests drop and recreate the `webhook` schema there.
+tests truncate the `webhook` tables there. The Dagster fixtures live in `pipeline_harness.py`,
+imported by the folders that use them.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,8 +32,13 @@ WAREHOUSE_TABLES = (
 
 
 @pytest.fixture(scope="session")
-def pulse_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("pulse-home")
+def pulse_home() -> Iterator[Path]:
+    # pytest's temporary folders are 0700, and under root PostgreSQL runs as the postgres user,
+    # which must be able to enter every folder above its data folder.
+    home = Path(tempfile.mkdtemp(prefix="pulse-test-home-"))
+    home.chmod(0o711)
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +73,4 @@ def engine(migrated_engine: Engine) -> Engine:
     with migrated_engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {', '.join(WAREHOUSE_TABLES)} RESTART IDENTITY"))
     return migrated_engine
+

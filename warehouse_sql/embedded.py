@@ -112,9 +112,7 @@ class EmbeddedWarehouse:
 
     def url(self, database: str = WAREHOUSE_DB, driver: str = "postgresql+psycopg2") -> str:
         """Return the connection URL; `driver="postgresql"` gives a libpq URL for psql."""
-        return (
-            f"{driver}://{ROLE}:{self.password()}@127.0.0.1:{self.port()}/{database}"
-        )
+        return f"{driver}://{ROLE}:{self.password()}@127.0.0.1:{self.port()}/{database}"
 
     def password(self) -> str:
         return self._password_file.read_text().strip()
@@ -149,8 +147,17 @@ class EmbeddedWarehouse:
         self._port_file.write_text(f"{port}\n")
         result = self._run(
             [
-                self._bin("pg_ctl"), "start", "-w", "-t", str(START_TIMEOUT_S),
-                "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options,
+                self._bin("pg_ctl"),
+                "start",
+                "-w",
+                "-t",
+                str(START_TIMEOUT_S),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+                "-o",
+                options,
             ],
             check=False,
         )
@@ -193,8 +200,15 @@ class EmbeddedWarehouse:
             self._give_to_server_user(pwfile, self.socket_dir)
             self._run(
                 [
-                    self._bin("initdb"), "-D", str(self.data_dir), "-U", ROLE,
-                    "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8",
+                    self._bin("initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    ROLE,
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile}",
+                    "-E",
+                    "UTF8",
                     "--locale=C.UTF-8",
                 ]
             )
@@ -204,7 +218,10 @@ class EmbeddedWarehouse:
 
     def _ensure_databases(self) -> None:
         connection = psycopg2.connect(
-            host="127.0.0.1", port=self.port(), user=ROLE, password=self.password(),
+            host="127.0.0.1",
+            port=self.port(),
+            user=ROLE,
+            password=self.password(),
             dbname="postgres",
         )
         connection.autocommit = True
@@ -213,7 +230,9 @@ class EmbeddedWarehouse:
                 for database in (WAREHOUSE_DB, DAGSTER_DB):
                     cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
                     if cursor.fetchone() is None:
-                        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+                        cursor.execute(
+                            sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database))
+                        )
         finally:
             connection.close()
 

@@ -26,6 +26,20 @@ EMPTY_JSON = sa.text("'{}'::jsonb")
 
 def upgrade() -> None:
     op.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+    # A cast that returns NULL instead of failing, so one bad `initiated_at` in a crawl's user
+    # metadata cannot fail the set-based refresh of every crawl.
+    op.execute(
+        f"""
+        CREATE FUNCTION {SCHEMA}.try_timestamptz(value text) RETURNS timestamptz
+        LANGUAGE plpgsql STABLE AS $$
+        BEGIN
+            RETURN value::timestamptz;
+        EXCEPTION WHEN others THEN
+            RETURN NULL;
+        END;
+        $$
+        """
+    )
 
     op.create_table(
         "staged_deliveries",
@@ -70,6 +84,9 @@ def upgrade() -> None:
         sa.Column("e2e_duration_ms", MS, nullable=True),
         sa.Column("extra_metadata", postgresql.JSONB, nullable=False, server_default=EMPTY_JSON),
         sa.Column("error_message", sa.Text, nullable=True),
+        # The highest staging id that the pages asset has read for this crawl; the refresh
+        # reads deliveries up to it, so the row never counts a delivery that no page reflects.
+        sa.Column("staged_through_id", sa.BigInteger, nullable=True),
         # The highest staging id whose delivery this row reflects.
         sa.Column("last_delivery_id", sa.BigInteger, nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=NOW),
@@ -80,9 +97,7 @@ def upgrade() -> None:
         ),
         schema=SCHEMA,
     )
-    op.create_index(
-        "crawl_sessions_started_at", "crawl_sessions", ["started_at"], schema=SCHEMA
-    )
+    op.create_index("crawl_sessions_started_at", "crawl_sessions", ["started_at"], schema=SCHEMA)
 
     op.create_table(
         "operation_metrics",
@@ -174,4 +189,5 @@ def downgrade() -> None:
         "staged_deliveries",
     ):
         op.drop_table(table, schema=SCHEMA)
+    op.execute(f"DROP FUNCTION {SCHEMA}.try_timestamptz(text)")
     op.execute(f"DROP SCHEMA IF EXISTS {SCHEMA}")

@@ -1,0 +1,202 @@
+"""The `pulse` command line: demo, up, receiver and warehouse."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import socket
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pulse_assets.settings import PulseSettings, load_settings
+
+log = logging.getLogger("pulse")
+
+DEFAULT_UI_PORT = 3000
+DEFAULT_RECEIVER_PORT = 8000
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def run_demo(args: argparse.Namespace, settings: PulseSettings) -> int:
+    from pulse_assets import demo
+    from pulse_assets.stack import Stack, ensure_secrets
+    from warehouse_sql.connection import create_warehouse_engine
+
+    path = Path(args.deliveries)
+    if not path.is_file():
+        print(f"error: deliveries file not found: {path}", file=sys.stderr)
+        return 2
+    settings = ensure_secrets(settings)
+    stack = Stack(settings)
+    since = datetime.now(UTC)
+    try:
+        stack.prepare()
+        os.environ.update({"DAGSTER_HOME": stack.environment()["DAGSTER_HOME"]})
+        engine = create_warehouse_engine(stack.warehouse_url)
+        base_url = stack.start_receiver(args.receiver_port or free_port())
+        stack.start_dagster(args.ui_port)
+        if args.ui_port:
+            print(f"Dagster UI: http://127.0.0.1:{args.ui_port}", file=sys.stderr)
+        crawl_ids, sent = demo.send_deliveries(base_url, path, settings.webhook_secret or "")
+        print(f"Sent {sent} deliveries of {len(crawl_ids)} crawls to {base_url}", file=sys.stderr)
+        rows = demo.wait_for_crawls(
+            stack, engine, crawl_ids, since, args.timeout, args.first_run_timeout
+        )
+        for crawl_id in sorted(rows):
+            print(demo.row_as_json(rows[crawl_id]), flush=True)
+        if args.keep_running:
+            print("Receiver and Dagster UI keep running; press Ctrl-C to stop.", file=sys.stderr)
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        return 0
+    except (demo.DemoError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        stack.stop()
+
+
+def run_up(args: argparse.Namespace, settings: PulseSettings) -> int:
+    from pulse_assets.stack import Stack, ensure_secrets
+
+    stack = Stack(ensure_secrets(settings))
+    try:
+        stack.prepare()
+        stack.start_receiver(args.receiver_port)
+        stack.start_dagster(args.ui_port)
+        print(
+            f"Receiver: http://127.0.0.1:{args.receiver_port}/webhooks/firecrawl\n"
+            f"Dagster UI: http://127.0.0.1:{args.ui_port}\nPress Ctrl-C to stop.",
+            file=sys.stderr,
+        )
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        return 0
+    except RuntimeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        stack.stop()
+
+
+def run_receiver(args: argparse.Namespace, settings: PulseSettings) -> int:
+    from webhook_receiver.server import serve
+
+    serve(settings, host=args.host, port=args.port)
+    return 0
+
+
+def run_warehouse(args: argparse.Namespace, settings: PulseSettings) -> int:
+    from warehouse_sql import migrate
+    from warehouse_sql.connection import create_warehouse_engine, embedded_warehouse
+    from warehouse_sql.embedded import EmbeddedWarehouseError
+
+    if not settings.embedded_warehouse:
+        if args.action == "url":
+            print(settings.warehouse_url)
+            return 0
+        print(
+            "error: PULSE_WAREHOUSE_URL is set, so there is no embedded warehouse to "
+            f"{args.action}",
+            file=sys.stderr,
+        )
+        return 2
+    warehouse = embedded_warehouse(settings)
+    try:
+        if args.action == "start":
+            started = warehouse.start()
+            engine = create_warehouse_engine(warehouse.url())
+            migrate.upgrade(engine)
+            engine.dispose()
+            state = "started" if started else "already running"
+            print(f"Warehouse {state}: {warehouse.url(driver='postgresql')}", file=sys.stderr)
+        elif args.action == "stop":
+            stopped = warehouse.stop()
+            print("Warehouse stopped" if stopped else "Warehouse was not running", file=sys.stderr)
+        else:
+            print(warehouse.url(driver="postgresql"))
+    except EmbeddedWarehouseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from pulse_assets.demo import DEMO_DELIVERIES
+
+    parser = argparse.ArgumentParser(prog="pulse", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="Run the main job on a crawl and print its session.")
+    demo.add_argument(
+        "--deliveries",
+        default=str(DEMO_DELIVERIES),
+        help="JSON Lines file of webhook bodies (default: the bundled demo crawl)",
+    )
+    demo.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="leave the receiver and the Dagster UI up until Ctrl-C",
+    )
+    demo.add_argument(
+        "--ui-port",
+        type=int,
+        default=DEFAULT_UI_PORT,
+        help="port of the Dagster UI on 127.0.0.1 (default 3000; 0 for no UI)",
+    )
+    demo.add_argument(
+        "--receiver-port",
+        type=int,
+        default=0,
+        help="port of the receiver on 127.0.0.1 (default: a free port)",
+    )
+    demo.add_argument(
+        "--timeout",
+        type=float,
+        default=1800,
+        help="seconds to wait for the crawls to finish (default 1800)",
+    )
+    demo.add_argument(
+        "--first-run-timeout",
+        type=float,
+        default=180,
+        help="seconds to wait for the first run to start (default 180)",
+    )
+    demo.set_defaults(handler=run_demo)
+
+    up = commands.add_parser("up", help="Run the warehouse, receiver, Dagster UI and daemon.")
+    up.add_argument("--ui-port", type=int, default=DEFAULT_UI_PORT)
+    up.add_argument("--receiver-port", type=int, default=DEFAULT_RECEIVER_PORT)
+    up.set_defaults(handler=run_up)
+
+    receiver = commands.add_parser("receiver", help="Run the webhook receiver alone.")
+    receiver.add_argument("--host", default="127.0.0.1")
+    receiver.add_argument("--port", type=int, default=DEFAULT_RECEIVER_PORT)
+    receiver.set_defaults(handler=run_receiver)
+
+    warehouse = commands.add_parser("warehouse", help="Start, stop or locate the warehouse.")
+    warehouse.add_argument("action", choices=["start", "stop", "url"])
+    warehouse.set_defaults(handler=run_warehouse)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    args = build_parser().parse_args(argv)
+    if getattr(args, "ui_port", None) == 0:
+        args.ui_port = None
+    return int(args.handler(args, load_settings()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

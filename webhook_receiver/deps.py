@@ -1,0 +1,40 @@
+"""FastAPI dependencies: the receiver's shared state and its settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+
+from pulse_assets.settings import PulseSettings
+from webhook_receiver.repeat_limiter import RepeatLimiter
+
+
+@dataclass(frozen=True)
+class ReceiverState:
+    """Route state that `create_app` keeps on `app.state.receiver`.
+
+    `webhook_secret` is None when signatures are not checked (insecure development mode).
+    """
+
+    settings: PulseSettings
+    engine: Engine
+    webhook_secret: str | None
+    log_limiter: RepeatLimiter
+
+
+def get_receiver_state(request: Request) -> ReceiverState:
+    state: ReceiverState = request.app.state.receiver
+    return state
+
+
+ReceiverStateDep = Annotated[ReceiverState, Depends(get_receiver_state)]
+
+
+def get_settings(state: ReceiverStateDep) -> PulseSettings:
+    return state.settings
+
+
+SettingsDep = Annotated[PulseSettings, Depends(get_settings)]
