@@ -1,14 +1,14 @@
-"""Jobs over the crawl partitions: the whole indexing path, and the session refresh alone."""
+"""Jobs over the crawl partitions: the whole indexing path, and the session refresh alone.
+
+Both take their partitions from the crawl-partitioned assets they select.
+"""
 
 from dagster import AssetSelection, define_asset_job, in_process_executor
-
-from pulse_assets.partitions import crawl_partitions
 
 # One process per run: the embedding model loads once and every step shares it.
 index_crawl_job = define_asset_job(
     name="index_crawl",
     selection=AssetSelection.groups("indexing", "warehouse"),
-    partitions_def=crawl_partitions,
     executor_def=in_process_executor,
     description="Parse, chunk, embed and index one crawl, then rebuild its crawl_sessions row.",
 )
@@ -16,7 +16,6 @@ index_crawl_job = define_asset_job(
 refresh_sessions_job = define_asset_job(
     name="refresh_crawl_sessions",
     selection=AssetSelection.assets("crawl_sessions"),
-    partitions_def=crawl_partitions,
     executor_def=in_process_executor,
     description="Rebuild the crawl_sessions row of one crawl from the warehouse.",
 )

@@ -1,7 +1,5 @@
 """The schedule that re-materialises crawl_sessions for crawls that changed or still run."""
 
-from __future__ import annotations
-
 import os
 from datetime import timedelta
 

@@ -1,7 +1,5 @@
 """The sensor that turns new staged deliveries into one partitioned run per crawl."""
 
-from __future__ import annotations
-
 import os
 
 from dagster import (

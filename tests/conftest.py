@@ -73,4 +73,3 @@ def engine(migrated_engine: Engine) -> Engine:
     with migrated_engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {', '.join(WAREHOUSE_TABLES)} RESTART IDENTITY"))
     return migrated_engine
-

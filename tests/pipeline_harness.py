@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 from dagster import DagsterInstance, Definitions, SensorResult, build_sensor_context
+from dagster._core.storage.defs_state.base import set_defs_state_storage
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -124,7 +125,11 @@ class Pipeline:
         return result
 
     def run(self, crawl_id: str, job_name: str = "index_crawl") -> Any:
-        job = self.definitions.resolve_job_def(job_name)
+        # Evaluating a schedule or sensor with resources creates a short-lived instance that
+        # leaves its state storage in a context variable after it is gone; loading definitions
+        # then fails on the dead weak reference, so point the variable at this instance again.
+        with set_defs_state_storage(self.instance.defs_state_storage):
+            job = self.definitions.resolve_job_def(job_name)
         result = job.execute_in_process(
             instance=self.instance, partition_key=crawl_id, raise_on_error=False
         )

@@ -1,7 +1,5 @@
 """The `bm25_index` asset: one BM25 index over all chunks of a crawl, built once per run."""
 
-from __future__ import annotations
-
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
@@ -58,7 +56,7 @@ COUNT_CHUNKS = text("SELECT COUNT(*) FROM webhook.chunks WHERE crawl_id = :crawl
 def bm25_index(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     crawl_id = context.partition_key
     engine = warehouse.engine()
-    recorder = MetricsRecorder(engine, crawl_id, context.run_id, warehouse.record_metrics)
+    recorder = MetricsRecorder(engine, crawl_id, context.run.run_id, warehouse.record_metrics)
 
     with recorder.timed("bm25", "build_index") as operation:
         # One snapshot for the read, the write and the check, so they see the same chunks.

@@ -1,7 +1,5 @@
 """The `crawl_pages` asset: the latest delivery of each URL of a crawl, in `webhook.pages`."""
 
-from __future__ import annotations
-
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 from sqlalchemy import Connection, text
 
@@ -80,7 +78,7 @@ def upsert_pages(connection: Connection, crawl_id: str, pages: list[Page]) -> No
 def crawl_pages(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     crawl_id = context.partition_key
     engine = warehouse.engine()
-    recorder = MetricsRecorder(engine, crawl_id, context.run_id, warehouse.record_metrics)
+    recorder = MetricsRecorder(engine, crawl_id, context.run.run_id, warehouse.record_metrics)
 
     with recorder.timed("step", "crawl_pages") as step:
         with engine.begin() as connection:

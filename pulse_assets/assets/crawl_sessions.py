@@ -1,7 +1,5 @@
 """The `crawl_sessions` asset: one warehouse row per crawl, rebuilt by set-based SQL."""
 
-from __future__ import annotations
-
 from typing import Any
 
 from dagster import (
@@ -78,7 +76,7 @@ def crawl_sessions(
         )
     with engine.connect() as connection:
         orphans = connection.execute(
-            COUNT_METRICS_WITHOUT_CRAWL, {"run_id": context.run_id}
+            COUNT_METRICS_WITHOUT_CRAWL, {"run_id": context.run.run_id}
         ).scalar_one()
 
     context.log.info(

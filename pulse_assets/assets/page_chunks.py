@@ -1,7 +1,5 @@
 """The `page_chunks` asset: markdown chunks of each page, sized by the model's tokenizer."""
 
-from __future__ import annotations
-
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 from sqlalchemy import Connection, text
 
@@ -112,7 +110,7 @@ def page_chunks(
 ) -> MaterializeResult:
     crawl_id = context.partition_key
     engine = warehouse.engine()
-    recorder = MetricsRecorder(engine, crawl_id, context.run_id, warehouse.record_metrics)
+    recorder = MetricsRecorder(engine, crawl_id, context.run.run_id, warehouse.record_metrics)
     model = embedder.load()
     chunker = MarkdownChunker(model.splitter_tokenizer(), model.max_tokens, model.special_tokens)
 

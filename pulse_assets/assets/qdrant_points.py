@@ -1,7 +1,5 @@
 """The `qdrant_points` asset: embed the chunks that changed and keep Qdrant in step with them."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 from dagster import (
@@ -187,7 +185,7 @@ def qdrant_points(
 ) -> MaterializeResult:
     crawl_id = context.partition_key
     engine = warehouse.engine()
-    recorder = MetricsRecorder(engine, crawl_id, context.run_id, warehouse.record_metrics)
+    recorder = MetricsRecorder(engine, crawl_id, context.run.run_id, warehouse.record_metrics)
     model = embedder.load()
     params = {"crawl_id": crawl_id, "model": model.model_name}
 

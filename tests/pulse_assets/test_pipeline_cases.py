@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
@@ -110,27 +110,32 @@ def test_v0_completed_stages_its_pages(pipeline) -> None:  # type: ignore[no-unt
 
 
 def test_late_pages_keep_completed_at(pipeline, crawl_id: str) -> None:  # type: ignore[no-untyped-def]
+    # The deliveries are dated ten minutes back, so every one is past the sensor's settle window.
+    started_at = datetime.now(UTC) - timedelta(minutes=10)
     pipeline.deliver(envelope(crawl_id, "crawl.started", "wh-start"))
+    _date_latest_delivery(pipeline, started_at)
     pipeline.deliver(envelope(crawl_id, "crawl.completed", "wh-done"))
+    _date_latest_delivery(pipeline, started_at + timedelta(seconds=30))
     pipeline.tick_and_run()
     completed_at = session_row(pipeline.engine, crawl_id)["completed_at"]
 
     pipeline.deliver(page(crawl_id, "wh-a", "https://acme.example/a", "# Page A\n\nfirst"))
-    _shift_latest_delivery(pipeline, completed_at + timedelta(seconds=1))
+    _date_latest_delivery(pipeline, completed_at + timedelta(seconds=1))
     pipeline.tick_and_run()
     pipeline.deliver(page(crawl_id, "wh-b", "https://acme.example/b", "# Page B\n\nsecond"))
-    _shift_latest_delivery(pipeline, completed_at + timedelta(minutes=1))
+    _date_latest_delivery(pipeline, completed_at + timedelta(minutes=1))
     results = pipeline.tick_and_run()
 
     assert [result.success for result in results] == [True]
     row = session_row(pipeline.engine, crawl_id)
     assert row["total_pages"] == 2
     assert row["pages_indexed"] == 2
-    assert row["completed_at"] == completed_at
+    assert row["completed_at"] == started_at + timedelta(seconds=30)
+    assert row["duration_ms"] == 30_000
     assert row["status"] == "completed"
 
 
-def _shift_latest_delivery(pipeline, received_at) -> None:  # type: ignore[no-untyped-def]
+def _date_latest_delivery(pipeline, received_at) -> None:  # type: ignore[no-untyped-def]
     with pipeline.engine.begin() as connection:
         connection.execute(
             text(

@@ -12,7 +12,13 @@ from pulse_sensors.schedules import refresh_sessions_schedule
 
 
 def delivery(crawl_id: str, event_type: str, webhook_id: str) -> dict:
-    return {"success": True, "type": event_type, "id": crawl_id, "webhookId": webhook_id, "data": []}
+    return {
+        "success": True,
+        "type": event_type,
+        "id": crawl_id,
+        "webhookId": webhook_id,
+        "data": [],
+    }
 
 
 def evaluate(pipeline, scheduled: datetime):  # type: ignore[no-untyped-def]

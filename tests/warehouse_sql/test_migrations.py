@@ -69,6 +69,4 @@ def test_metrics_crawl_id_references_sessions(migrated_engine: Engine) -> None:
 def test_metrics_crawl_id_is_indexed(migrated_engine: Engine) -> None:
     indexes = catalog(migrated_engine)["indexes"]
 
-    assert any(
-        row[0] == "operation_metrics" and "(crawl_id" in row[2] for row in indexes
-    )
+    assert any(row[0] == "operation_metrics" and "(crawl_id" in row[2] for row in indexes)

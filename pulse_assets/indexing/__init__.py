@@ -1,0 +1,1 @@
+"""Chunking, embedding and indexing of page text for the Pulse search index."""
