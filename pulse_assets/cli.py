@@ -192,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # Alembic reports each plugin and migration step at INFO; Pulse reports what matters itself.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     if getattr(args, "ui_port", None) == 0:
         args.ui_port = None

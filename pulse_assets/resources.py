@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, Failure
 from pydantic import PrivateAttr
 from sqlalchemy import Engine
 
 from pulse_assets.indexing.embedding import Embedder
-from pulse_assets.indexing.vector_store import VectorStore
+from pulse_assets.indexing.vector_store import CollectionMismatchError, VectorStore
 from pulse_assets.settings import BUNDLED_MODEL_NAME, PulseSettings
 from warehouse_sql.connection import create_warehouse_engine, warehouse_url
 
@@ -48,6 +48,15 @@ class QdrantResource(ConfigurableResource):
             collection=self.collection,
             lock_timeout_s=self.lock_timeout_s,
         )
+
+    def check_collection(self, dim: int, model_name: str) -> None:
+        """Create the collection if missing; raise if it holds vectors of another size."""
+        try:
+            with self.open() as store:
+                store.ensure_collection(dim, model_name)
+        except CollectionMismatchError as error:
+            # A wrong collection stays wrong: fail at once rather than after the retries.
+            raise Failure(description=str(error), allow_retries=False) from error
 
 
 class EmbedderResource(ConfigurableResource):

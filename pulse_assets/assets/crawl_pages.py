@@ -6,7 +6,7 @@ from sqlalchemy import Connection, text
 from pulse_assets.metrics import MetricsRecorder
 from pulse_assets.pages import Page, read_pages
 from pulse_assets.partitions import crawl_partitions
-from pulse_assets.resources import WarehouseResource
+from pulse_assets.resources import EmbedderResource, QdrantResource, WarehouseResource
 
 # A newer delivery replaces the page; an unchanged content hash keeps the page's index state, so
 # a repeated delivery does no work downstream.
@@ -73,12 +73,23 @@ def upsert_pages(connection: Connection, crawl_id: str, pages: list[Page]) -> No
     partitions_def=crawl_partitions,
     group_name="indexing",
     kinds={"postgres"},
+    pool="qdrant",
     description="Pages of the crawl: the latest staged delivery per URL, failed pages kept.",
 )
-def crawl_pages(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+def crawl_pages(
+    context: AssetExecutionContext,
+    warehouse: WarehouseResource,
+    qdrant: QdrantResource,
+    embedder: EmbedderResource,
+) -> MaterializeResult:
     crawl_id = context.partition_key
     engine = warehouse.engine()
     recorder = MetricsRecorder(engine, crawl_id, context.run.run_id, warehouse.record_metrics)
+
+    # A collection built for a model of another vector size fails the run here, before any
+    # partition work, and is never dropped or recreated.
+    model = embedder.load()
+    qdrant.check_collection(model.dim, model.model_name)
 
     with recorder.timed("step", "crawl_pages") as step:
         with engine.begin() as connection:

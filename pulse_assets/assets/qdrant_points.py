@@ -1,28 +1,27 @@
 """The `qdrant_points` asset: embed the chunks that changed and keep Qdrant in step with them."""
 
-from dataclasses import dataclass
-
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
     AssetExecutionContext,
-    Backoff,
     MaterializeResult,
     MetadataValue,
-    RetryPolicy,
     asset,
 )
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from pulse_assets.assets.page_chunks import page_chunks
-from pulse_assets.indexing.embedding import Embedder
-from pulse_assets.indexing.vector_store import PointRecord, VectorStore
+from pulse_assets.indexing.vector_store import PointRecord
 from pulse_assets.metrics import MetricsRecorder
 from pulse_assets.partitions import crawl_partitions
+from pulse_assets.point_writer import PendingChunk, PointWriter
 from pulse_assets.resources import EmbedderResource, QdrantResource, WarehouseResource
 
-# Chunks embedded and upserted together. Ordered by length, so each embedding batch pads little.
+# Chunks embedded together. Ordered by length, so each embedding batch pads little.
 WINDOW_CHUNKS = 512
+# Embedded points kept in memory before they are written to Qdrant, which bounds the memory a
+# large crawl takes and how often a run opens the embedded Qdrant folder.
+FLUSH_POINTS = 4096
 
 SELECT_PENDING_CHUNKS = text(
     """
@@ -86,78 +85,17 @@ SELECT_POINT_IDS = text(
 )
 
 
-@dataclass
-class PendingChunk:
-    url: str
-    chunk_index: int
-    point_id: str
-    text: str
-    token_count: int
-    title: str | None
-
-
-def to_point(crawl_id: str, chunk: PendingChunk, vector: list[float]) -> PointRecord:
-    return PointRecord(
-        point_id=chunk.point_id,
-        vector=vector,
-        payload={
-            "crawl_id": crawl_id,
-            "url": chunk.url,
-            "title": chunk.title,
-            "chunk_index": chunk.chunk_index,
-            "chunk_key": f"{crawl_id}:{chunk.url}#{chunk.chunk_index}",
-            "text": chunk.text,
-        },
-    )
-
-
-class PointWriter:
-    """Embed windows of chunks and upsert them; a page whose chunks fail is set aside."""
-
-    def __init__(
-        self, crawl_id: str, model: Embedder, store: VectorStore, recorder: MetricsRecorder
-    ):
-        self.crawl_id = crawl_id
-        self.model = model
-        self.store = store
-        self.recorder = recorder
-        self.failed: dict[str, str] = {}
-        self.written: list[str] = []
-        self.batches = 0
-
-    def write(self, window: list[PendingChunk]) -> None:
-        try:
-            self._write(window, document_url=None)
-        except Exception as error:  # noqa: BLE001 - retried page by page to isolate the cause
-            self._write_page_by_page(window, error)
-
-    def _write(self, chunks: list[PendingChunk], document_url: str | None) -> None:
-        with self.recorder.timed("embedding", "embed_batch", document_url) as operation:
-            vectors = self.model.embed([chunk.text for chunk in chunks])
-            operation.metadata.update(
-                chunks=len(chunks), tokens=sum(chunk.token_count for chunk in chunks)
-            )
-        points = [
-            to_point(self.crawl_id, chunk, vector.tolist())
-            for chunk, vector in zip(chunks, vectors, strict=True)
-        ]
-        with self.recorder.timed("qdrant", "upsert", document_url) as operation:
-            batch_sizes = self.store.upsert(points)
-            operation.metadata.update(points=len(points), batches=len(batch_sizes))
-        self.batches += len(batch_sizes)
-        self.written.extend(chunk.point_id for chunk in chunks)
-
-    def _write_page_by_page(self, window: list[PendingChunk], window_error: Exception) -> None:
-        by_url: dict[str, list[PendingChunk]] = {}
-        for chunk in window:
-            by_url.setdefault(chunk.url, []).append(chunk)
-        for url, chunks in by_url.items():
-            try:
-                self._write(chunks, document_url=url)
-            except Exception as error:  # noqa: BLE001 - one bad page must not stop the crawl
-                self.failed[url] = f"{type(error).__name__}: {error}"
-        if not self.failed:
-            raise window_error
+def flush_points(
+    qdrant: QdrantResource,
+    engine: Engine,
+    writer: PointWriter,
+    points: list[tuple[PendingChunk, PointRecord]],
+    params: dict[str, object],
+) -> None:
+    with qdrant.open() as store:
+        written = writer.upsert(store, points)
+    with engine.begin() as connection:
+        connection.execute(MARK_EMBEDDED, {**params, "point_ids": written})
 
 
 @asset(
@@ -166,7 +104,6 @@ class PointWriter:
     group_name="indexing",
     kinds={"qdrant", "python"},
     pool="qdrant",
-    retry_policy=RetryPolicy(max_retries=2, delay=5, backoff=Backoff.EXPONENTIAL),
     check_specs=[
         AssetCheckSpec(
             "points_match_chunks",
@@ -189,8 +126,9 @@ def qdrant_points(
     model = embedder.load()
     params = {"crawl_id": crawl_id, "model": model.model_name}
 
-    with recorder.timed("step", "qdrant_points") as step, qdrant.open() as store:
-        store.ensure_collection(model.dim, model.model_name)
+    with recorder.timed("step", "qdrant_points") as step:
+        # Checked before any embedding work: a collection of another vector size fails the run.
+        qdrant.check_collection(model.dim, model.model_name)
         with engine.connect() as connection:
             pending = [
                 PendingChunk(r.url, r.chunk_index, str(r.point_id), r.text, r.token_count, r.title)
@@ -205,39 +143,45 @@ def qdrant_points(
                     metadata={"chunks": row.chunks},
                 )
 
-        writer = PointWriter(crawl_id, model, store, recorder)
+        writer = PointWriter(crawl_id, model, recorder)
+        buffered: list[tuple[PendingChunk, PointRecord]] = []
         for start in range(0, len(pending), WINDOW_CHUNKS):
-            writer.write(pending[start : start + WINDOW_CHUNKS])
-            with engine.begin() as connection:
-                connection.execute(MARK_EMBEDDED, {**params, "point_ids": writer.written})
-            writer.written = []
+            buffered.extend(writer.embed(pending[start : start + WINDOW_CHUNKS]))
             context.log.info(
                 "Crawl %s: embedded %d of %d pending chunks",
                 crawl_id,
                 min(start + WINDOW_CHUNKS, len(pending)),
                 len(pending),
             )
+            if len(buffered) >= FLUSH_POINTS:
+                flush_points(qdrant, engine, writer, buffered, params)
+                buffered = []
 
-        with engine.begin() as connection:
-            for url, error in writer.failed.items():
-                connection.execute(MARK_PAGE_FAILED, {**params, "url": url, "error": error})
-                recorder.record(
-                    "embedding",
-                    "page_failed",
-                    0.0,
-                    success=False,
-                    error_message=error,
-                    document_url=url,
-                )
-            connection.execute(MARK_INDEXED, {**params, "failed_urls": list(writer.failed)})
-            wanted = {row[0] for row in connection.execute(SELECT_POINT_IDS, params)}
+        # In local mode Qdrant is held only here and in the flushes, so searches and other
+        # runs wait seconds rather than the whole embedding time.
+        with qdrant.open() as store:
+            written = writer.upsert(store, buffered)
+            with engine.begin() as connection:
+                connection.execute(MARK_EMBEDDED, {**params, "point_ids": written})
+                for url, error in writer.failed.items():
+                    connection.execute(MARK_PAGE_FAILED, {**params, "url": url, "error": error})
+                    recorder.record(
+                        "embedding",
+                        "page_failed",
+                        0.0,
+                        success=False,
+                        error_message=error,
+                        document_url=url,
+                    )
+                connection.execute(MARK_INDEXED, {**params, "failed_urls": list(writer.failed)})
+                wanted = {row[0] for row in connection.execute(SELECT_POINT_IDS, params)}
 
-        with recorder.timed("qdrant", "delete_stale") as operation:
-            stale = store.point_ids(crawl_id) - wanted
-            if stale:
-                store.delete(sorted(stale))
-            operation.metadata.update(points=len(stale))
-        point_count = store.count(crawl_id)
+            with recorder.timed("qdrant", "delete_stale") as operation:
+                stale = store.point_ids(crawl_id) - wanted
+                if stale:
+                    store.delete(sorted(stale))
+                operation.metadata.update(points=len(stale))
+            point_count = store.count(crawl_id)
         step.metadata.update(chunks=len(pending), failed_pages=len(writer.failed))
     recorder.flush()
 

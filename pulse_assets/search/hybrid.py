@@ -1,0 +1,145 @@
+"""Candidate retrieval for hybrid search: dense from Qdrant, BM25 from the stored indexes.
+
+Both retrievers return point ids, best first. `rank_candidates` fuses them by reciprocal rank
+fusion, or ranks by one retriever alone, which is how the benchmark compares the three.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from pulse_assets.indexing.bm25 import Bm25Index
+from pulse_assets.indexing.embedding import Embedder
+from pulse_assets.indexing.vector_store import VectorStore
+from pulse_assets.search.fusion import RRF_K, FusedItem, reciprocal_rank_fusion
+
+__all__ = [
+    "STATUS_OK",
+    "Candidates",
+    "EmbedderSource",
+    "Mode",
+    "OpenStore",
+    "bm25_candidates",
+    "dense_candidates",
+    "rank_candidates",
+]
+
+logger = logging.getLogger(__name__)
+
+STATUS_OK = "ok"
+
+# An Embedder, or a function that loads one when the dense search first needs it.
+EmbedderSource = Embedder | Callable[[], Embedder]
+# Opens the vector store for one search. A VectorStore is its own context manager, so
+# `lambda: VectorStore.open(...)` fits, and the store is closed right after the search.
+OpenStore = Callable[[], AbstractContextManager[VectorStore]]
+
+# Failures that leave search with BM25 results only: a locked local storage folder
+# (VectorStoreLockedError is a RuntimeError), a model that fails to load (EmbeddingModelError,
+# OSError), a missing collection (local mode raises ValueError) and Qdrant server errors.
+_DENSE_FAILURES = (
+    RuntimeError,
+    ValueError,
+    OSError,
+    UnexpectedResponse,
+    ResponseHandlingException,
+)
+
+
+class Mode(StrEnum):
+    """Which candidate lists a ranking uses."""
+
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    BM25 = "bm25"
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The point ids of both retrievers, best first, and the status of each.
+
+    A status is `STATUS_OK` or `unavailable: <reason>`, in which case that list is empty.
+    `payloads` holds the Qdrant payload of each dense candidate.
+    """
+
+    dense: list[str]
+    bm25: list[str]
+    dense_status: str = STATUS_OK
+    bm25_status: str = STATUS_OK
+    payloads: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def dense_candidates(
+    query: str,
+    crawl_id: str | None,
+    depth: int,
+    embedder: EmbedderSource,
+    open_store: OpenStore,
+) -> tuple[list[tuple[str, dict[str, Any]]], str]:
+    """Embed the query and return up to `depth` (point id, payload) pairs and a status.
+
+    The query is embedded before the store is opened, so a local storage folder is held only
+    for the search itself. A failure listed in `_DENSE_FAILURES` returns no pairs and the
+    status `unavailable: <error>`, and is logged.
+    """
+    try:
+        model = embedder if isinstance(embedder, Embedder) else embedder()
+        vector = model.embed([query])[0]
+        with open_store() as store:
+            found = store.search(vector, crawl_id, depth)
+    except _DENSE_FAILURES as error:
+        logger.warning(
+            "Dense search failed for crawl %s, answering with BM25 only: %s: %s",
+            crawl_id or "(all crawls)",
+            type(error).__name__,
+            error,
+        )
+        return [], f"unavailable: {error}"
+    return [(point_id, payload) for point_id, _score, payload in found], STATUS_OK
+
+
+def bm25_candidates(query: str, indexes: Sequence[Bm25Index], depth: int) -> list[str]:
+    """Return up to `depth` point ids from the indexes, merged by BM25 score, best first.
+
+    The query is tokenized by `Bm25Index.search` with `bm25.tokenize`, as the documents were.
+    """
+    scored: list[tuple[float, str]] = []
+    for index in indexes:
+        scored.extend((score, point_id) for point_id, score in index.search(query, depth))
+    # NOTE: scores of different crawls' indexes are compared directly, although each index has
+    # its own IDF and mean document length, so the merge across crawls is approximate.
+    scored.sort(key=lambda pair: pair[0], reverse=True)
+    return [point_id for _score, point_id in scored[:depth]]
+
+
+def rank_candidates(
+    candidates: Candidates,
+    mode: Mode = Mode.HYBRID,
+    rrf_k: float = RRF_K,
+    weights: tuple[float, float] = (1.0, 1.0),
+) -> list[FusedItem]:
+    """Rank the candidates by RRF over the lists that `mode` selects, best first.
+
+    Each item's `ranks` is (dense rank, BM25 rank) in every mode. With one list, the order is
+    that list's and the score is weight / (rrf_k + rank). `weights` are (dense, BM25).
+    """
+    dense_weight, bm25_weight = weights
+    if mode is Mode.DENSE:
+        bm25_weight = 0.0
+    elif mode is Mode.BM25:
+        dense_weight = 0.0
+    fused = reciprocal_rank_fusion(
+        [candidates.dense, candidates.bm25], k=rrf_k, weights=[dense_weight, bm25_weight]
+    )
+    if mode is Mode.DENSE:
+        return [item for item in fused if item.ranks[0] is not None]
+    if mode is Mode.BM25:
+        return [item for item in fused if item.ranks[1] is not None]
+    return fused
