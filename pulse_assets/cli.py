@@ -127,6 +127,55 @@ def run_warehouse(args: argparse.Namespace, settings: PulseSettings) -> int:
     return 0
 
 
+def run_search(args: argparse.Namespace, settings: PulseSettings) -> int:
+    import json
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from pulse_assets.search.output import format_results, results_as_dict
+    from pulse_assets.search.runtime import SearchRuntime
+    from pulse_assets.search.service import search
+    from pulse_assets.search.stored import crawl_exists
+    from warehouse_sql.connection import create_warehouse_engine, embedded_warehouse, warehouse_url
+
+    if settings.embedded_warehouse and not embedded_warehouse(settings).is_running():
+        print(
+            f"error: the embedded warehouse in {settings.postgres_dir} is not running; "
+            "start it with `pulse warehouse start`, or run `pulse up`",
+            file=sys.stderr,
+        )
+        return 1
+    if not args.query.strip() or args.limit < 1:
+        print("error: QUERY must not be blank and --limit must be at least 1", file=sys.stderr)
+        return 2
+    runtime = SearchRuntime(settings)
+    engine = create_warehouse_engine(warehouse_url(settings))
+    try:
+        if args.crawl_id is not None and not crawl_exists(engine, args.crawl_id):
+            print(f"error: crawl {args.crawl_id!r} not found in the warehouse", file=sys.stderr)
+            return 1
+        results = search(
+            args.query,
+            crawl_id=args.crawl_id,
+            limit=args.limit,
+            engine=engine,
+            embedder=runtime.embedder,
+            open_store=runtime.open_store,
+            bm25_cache=runtime.bm25_cache,
+        )
+    except SQLAlchemyError as error:
+        first_line = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        print(f"error: warehouse query failed: {first_line}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps(results_as_dict(args.query, args.crawl_id, results), indent=2))
+    else:
+        print("\n".join(format_results(results)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from pulse_assets.demo import DEMO_DELIVERIES
 
@@ -183,6 +232,13 @@ def build_parser() -> argparse.ArgumentParser:
     warehouse = commands.add_parser("warehouse", help="Start, stop or locate the warehouse.")
     warehouse.add_argument("action", choices=["start", "stop", "url"])
     warehouse.set_defaults(handler=run_warehouse)
+
+    search = commands.add_parser("search", help="Search the indexed pages (hybrid ranking).")
+    search.add_argument("query", metavar="QUERY", help="search text")
+    search.add_argument("--crawl-id", help="search only this crawl (default: every crawl)")
+    search.add_argument("--limit", type=int, default=10, help="maximum hits (default 10)")
+    search.add_argument("--json", action="store_true", help="print the results as JSON")
+    search.set_defaults(handler=run_search)
     return parser
 
 

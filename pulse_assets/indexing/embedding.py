@@ -79,6 +79,11 @@ class Embedder:
         return self._max_tokens
 
     @property
+    def fastembed_model(self) -> TextEmbedding:
+        """The fastembed model itself, for measuring it without Pulse around it."""
+        return self._model
+
+    @property
     def special_tokens(self) -> int:
         """Number of special tokens, such as [CLS] and [SEP], the tokenizer adds to one text."""
         return self._special_tokens

@@ -1,4 +1,7 @@
--- Rebuild the crawl_sessions rows of the crawls in :crawl_ids in one set-based statement.
+-- Rebuild the crawl_sessions rows of the crawls in :crawl_ids (a JSON array of crawl ids) in
+-- one set-based statement. The ids come as one JSON value rather than an array parameter,
+-- because psycopg2 sends a list as ARRAY[...] with one constant per id, which PostgreSQL takes
+-- seconds to parse for ten thousand ids.
 --
 -- Event columns come from the accepted staged deliveries up to the crawl's staged_through_id
 -- (the highest staging id that the pages asset has read), page counts from webhook.pages, and
@@ -6,7 +9,7 @@
 -- update is skipped when nothing changed, so updated_at moves only with the data.
 WITH target AS (
     SELECT DISTINCT t.crawl_id, cs.staged_through_id
-    FROM unnest(CAST(:crawl_ids AS text[])) AS t(crawl_id)
+    FROM jsonb_array_elements_text(CAST(:crawl_ids AS jsonb)) AS t(crawl_id)
     LEFT JOIN webhook.crawl_sessions AS cs ON cs.crawl_id = t.crawl_id
 ),
 deliveries AS (
@@ -71,7 +74,8 @@ timing AS (
         COALESCE(SUM(m.duration_ms) FILTER (WHERE m.operation_type = 'bm25'), 0)
             AS total_bm25_ms
     FROM webhook.operation_metrics AS m
-    JOIN target AS t ON t.crawl_id = m.crawl_id
+    -- A semi-join: the metric rows are probed against the target ids, never hashed themselves.
+    WHERE m.crawl_id IN (SELECT crawl_id FROM target)
     GROUP BY m.crawl_id
 ),
 computed AS (
