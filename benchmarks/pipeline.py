@@ -1,10 +1,10 @@
 """Benchmark: materialise a crawl and compare its wall time with fastembed's own.
 
-Stages the demo crawl (or `--copies N` of it under new URLs) through the receiver app, runs the
-`index_crawl` job in this process against a scratch warehouse, Qdrant local mode and a Dagster
-instance, then embeds the same chunks with the same fastembed model in the same process twice:
-in the pipeline's order (by length, the floor) and naively (crawl order). Goals: pipeline ÷
-floor ≤ 1.15 and pipeline ÷ naive ≤ 0.8.
+Stages the demo crawl (or `--copies N` of it under new URLs) through the receiver app. Then it
+runs the `index_crawl` job in this process against a scratch warehouse, Qdrant local mode and a
+Dagster instance. Last, it embeds the same chunks with the same fastembed model in the same
+process twice: in the pipeline's order (by length, the floor) and naively (crawl order).
+Goals: pipeline ÷ floor ≤ 1.15 and pipeline ÷ naive ≤ 0.8.
 
     .venv/bin/python benchmarks/pipeline.py                  # the demo crawl, with floors
     .venv/bin/python benchmarks/pipeline.py --copies 5       # five copies, pipeline time only

@@ -4,7 +4,7 @@ Starts the receiver under uvicorn in a child process on 127.0.0.1, twice: once s
 delivery in a scratch warehouse, once with the staging insert replaced by a no-op. A load
 generator in this process sends unique signed `crawl.page` bodies (a 2 KB page each) at a fixed
 concurrency for a fixed time, bounded in both. Goals: the durable rate is at least 0.6 of the
-no-database rate, p99 latency is under 100 ms, and the staged rows equal the 2xx answers.
+no-database rate, p99 latency is under 100 ms, and the staged rows equal the 2xx responses.
 
     .venv/bin/python benchmarks/receiver_ingest.py            # concurrency 32 and 64, 15 s each
     .venv/bin/python benchmarks/receiver_ingest.py --smoke    # concurrency 4, 2 s

@@ -50,7 +50,7 @@ class QdrantResource(ConfigurableResource):
         )
 
     def check_collection(self, dim: int, model_name: str) -> None:
-        """Create the collection if missing; raise if it holds vectors of another size."""
+        """Create the collection if missing; raise if its vectors have another size."""
         try:
             with self.open() as store:
                 store.ensure_collection(dim, model_name)

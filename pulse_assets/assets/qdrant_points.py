@@ -109,7 +109,7 @@ def flush_points(
             "points_match_chunks",
             asset="qdrant_points",
             blocking=True,
-            description="Qdrant holds exactly one point per chunk row of the crawl.",
+            description="Qdrant has exactly one point per chunk row of the crawl.",
         )
     ],
     description="Vectors of the crawl's chunks in Qdrant, one point per chunk row.",
@@ -174,10 +174,10 @@ def qdrant_points(
                         document_url=url,
                     )
                 connection.execute(MARK_INDEXED, {**params, "failed_urls": list(writer.failed)})
-                wanted = {row[0] for row in connection.execute(SELECT_POINT_IDS, params)}
+                expected_ids = {row[0] for row in connection.execute(SELECT_POINT_IDS, params)}
 
             with recorder.timed("qdrant", "delete_stale") as operation:
-                stale = store.point_ids(crawl_id) - wanted
+                stale = store.point_ids(crawl_id) - expected_ids
                 if stale:
                     store.delete(sorted(stale))
                 operation.metadata.update(points=len(stale))
@@ -207,8 +207,8 @@ def qdrant_points(
         check_results=[
             AssetCheckResult(
                 check_name="points_match_chunks",
-                passed=point_count == len(wanted),
-                metadata={"points": point_count, "chunk_rows": len(wanted)},
+                passed=point_count == len(expected_ids),
+                metadata={"points": point_count, "chunk_rows": len(expected_ids)},
             )
         ],
     )
