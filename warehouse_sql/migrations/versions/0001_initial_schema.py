@@ -27,7 +27,8 @@ EMPTY_JSON = sa.text("'{}'::jsonb")
 def upgrade() -> None:
     op.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
     # A cast that returns NULL instead of failing, so one bad `initiated_at` in a crawl's user
-    # metadata cannot fail the set-based refresh of every crawl.
+    # metadata cannot fail the set-based refresh of every crawl. A time without an offset is
+    # read as UTC, whatever the server's time zone.
     op.execute(
         f"""
         CREATE FUNCTION {SCHEMA}.try_timestamptz(value text) RETURNS timestamptz

@@ -20,17 +20,21 @@ depends_on = None
 
 SCHEMA = "webhook"
 
-# Per-page averages are in ms per indexed page: failed pages are never chunked or embedded.
-# The shares are percent of the sum of the four step totals, so they add up to 100 up to the
-# rounding of each share to two places.
+# Per-page averages are in ms per indexed page, because failed pages are never chunked or
+# embedded. The shares are percents of the sum of the four step totals, so they add up to 100
+# up to the rounding of each share to two places. The crawl_sessions columns are listed rather
+# than selected with `*`, because a view depends on every column it names, and PostgreSQL
+# rejects dropping such a column while the view exists.
 CRAWL_PERFORMANCE = f"""
 CREATE VIEW {SCHEMA}.crawl_performance AS
 WITH totals AS (
     SELECT
-        cs.*,
-        cs.total_chunking_ms + cs.total_embedding_ms + cs.total_qdrant_ms + cs.total_bm25_ms
+        crawl_id, crawl_url, status, success, initiated_at, started_at, completed_at,
+        total_pages, pages_indexed, pages_failed, duration_ms, e2e_duration_ms,
+        total_chunking_ms, total_embedding_ms, total_qdrant_ms, total_bm25_ms,
+        total_chunking_ms + total_embedding_ms + total_qdrant_ms + total_bm25_ms
             AS total_step_ms
-    FROM {SCHEMA}.crawl_sessions AS cs
+    FROM {SCHEMA}.crawl_sessions
 )
 SELECT
     crawl_id,
@@ -65,7 +69,8 @@ FROM totals
 
 # percentile_cont interpolates linearly between the two nearest rows and works in double
 # precision, so p50_ms and p95_ms are cast back to numeric to round them. Rows whose crawl was
-# deleted have a NULL crawl_id (the foreign key is ON DELETE SET NULL) and form one group each.
+# deleted have a NULL crawl_id (the foreign key is ON DELETE SET NULL), so they are summarized
+# under a NULL crawl_id, per operation type and name.
 OPERATION_SUMMARY = f"""
 CREATE VIEW {SCHEMA}.operation_summary AS
 SELECT
