@@ -32,7 +32,7 @@ def upgrade() -> None:
     op.execute(
         f"""
         CREATE FUNCTION {SCHEMA}.try_timestamptz(value text) RETURNS timestamptz
-        LANGUAGE plpgsql STABLE AS $$
+        LANGUAGE plpgsql STABLE SET timezone = 'UTC' AS $$
         BEGIN
             RETURN value::timestamptz;
         EXCEPTION WHEN others THEN
