@@ -1,48 +1,51 @@
 """Retrieval quality of `pulse search`: recall@10 and MRR@10 by URL for dense, BM25 and hybrid.
 
 Each query of a JSON Lines file of `{"query", "expected_url"}` pairs counts as found when its
-expected URL is among the first 10 hits, which are deduplicated by URL as `search` returns them.
-By default it runs against the home that `pulse demo` fills, with the warehouse running:
+expected URL is among the first 10 hits, deduplicated by URL as `search` returns them. By
+default it runs against the home in PULSE_HOME (default `.pulse`, which `pulse demo` fills),
+with its warehouse running:
 
     PULSE_HOME=.pulse pulse warehouse start
-    python benchmarks/retrieval.py
+    python benchmarks/retrieval.py --sweep
 
-`--smoke` indexes a few pages of the demo crawl into a temporary home with its own embedded
-warehouse, and runs only their queries. The run holds the Qdrant local storage folder from
-start to end, so run it while no indexing run writes to that home.
+`--smoke` indexes the 8 smallest demo pages that have queries into a scratch home and runs
+only their queries. The run holds the Qdrant local storage folder from start to end, so run it
+while no indexing run writes to that home.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import shlex
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from importlib.metadata import version
 from pathlib import Path
 
+from common import report, scratch_home, scratch_warehouse
 from sqlalchemy import Engine
 
+from pulse_assets.search.fusion import RRF_K
 from pulse_assets.search.hybrid import STATUS_OK, Candidates, Mode, rank_candidates
 from pulse_assets.search.runtime import SearchRuntime
-from pulse_assets.search.service import CANDIDATE_DEPTH, resolve_hits, retrieve_candidates
+from pulse_assets.search.service import (
+    CANDIDATE_DEPTH,
+    FUSION_WEIGHTS,
+    resolve_hits,
+    retrieve_candidates,
+)
 from pulse_assets.settings import PulseSettings
 from warehouse_sql.connection import create_warehouse_engine, embedded_warehouse, warehouse_url
 
 DEMO_DATA = Path(__file__).parents[1] / "pulse_assets" / "demo_data" / "fastapi-docs"
 CUTOFF = 10
 SMOKE_PAGES = 8
-SWEEP_DEPTHS = (10, 20, 50, 100)
-SWEEP_RRF_KS = (10, 30, 60, 100)
-SWEEP_WEIGHTS = ((1.0, 1.0), (1.0, 0.5), (0.5, 1.0), (1.0, 0.25), (0.25, 1.0))
+SWEEP_DEPTHS = (20, 50, 100)
+SWEEP_RRF_KS = (10, 30, 60)
+# (dense, BM25) weights of the fused lists.
+SWEEP_WEIGHTS = ((1.0, 1.0), (1.0, 0.5), (0.5, 1.0), (0.25, 1.0), (0.1, 1.0))
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,8 @@ class Query:
 class Config:
     mode: Mode
     depth: int = CANDIDATE_DEPTH
-    rrf_k: float = 60
-    weights: tuple[float, float] = (1.0, 1.0)
+    rrf_k: float = RRF_K
+    weights: tuple[float, float] = FUSION_WEIGHTS
 
     def label(self) -> str:
         if self.mode is not Mode.HYBRID:
@@ -102,7 +105,11 @@ def retrieve_all(
 def evaluate(
     queries: Sequence[Query], candidates: Sequence[Candidates], config: Config, engine: Engine
 ) -> dict[str, float]:
-    """Return recall@CUTOFF and MRR@CUTOFF of the config over the queries."""
+    """Return recall@CUTOFF and MRR@CUTOFF of the config over the queries.
+
+    Cutting the lists to `config.depth` ranks as retrieving at that depth would, because each
+    retriever's list at a smaller depth is a prefix of its list at a larger one.
+    """
     found = 0
     reciprocal_ranks = 0.0
     for query, retrieved in zip(queries, candidates, strict=True):
@@ -114,26 +121,17 @@ def evaluate(
         if query.expected_url in urls:
             found += 1
             reciprocal_ranks += 1.0 / (urls.index(query.expected_url) + 1)
-    return {"recall@10": found / len(queries), "mrr@10": reciprocal_ranks / len(queries)}
-
-
-def machine_info() -> dict[str, object]:
     return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
-        "cpu_count": os.cpu_count(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "packages": {name: version(name) for name in ("fastembed", "qdrant-client", "rank-bm25")},
+        "recall@10": round(found / len(queries), 3),
+        "mrr@10": round(reciprocal_ranks / len(queries), 3),
     }
 
 
 @contextmanager
 def smoke_home() -> Iterator[tuple[PulseSettings, set[str]]]:
-    """Index the demo crawl's smallest pages that have queries into a temporary home.
+    """Index the smallest demo pages that have queries into a scratch home.
 
-    Yields the home's settings and the URLs indexed. The home and its warehouse are removed
-    at exit.
+    Yields the home's settings and the URLs indexed. The home is removed at exit.
     """
     from dagster import DagsterInstance, Definitions
 
@@ -142,38 +140,28 @@ def smoke_home() -> Iterator[tuple[PulseSettings, set[str]]]:
     from pulse_assets.jobs import index_crawl_job
     from pulse_assets.partitions import CRAWL_PARTITIONS_NAME
     from pulse_assets.resources import EmbedderResource, QdrantResource, WarehouseResource
-    from warehouse_sql import migrate
     from webhook_receiver.delivery import receive_delivery
 
-    # Under root PostgreSQL runs as the postgres user, which must be able to enter the home.
-    home = Path(tempfile.mkdtemp(prefix="pulse-retrieval-smoke-"))
-    home.chmod(0o711)
-    settings = PulseSettings(home=home, warehouse_url=None, qdrant_url=None)
-    warehouse = embedded_warehouse(settings)
-    try:
-        warehouse.start()
-        engine = create_warehouse_engine(warehouse.url())
-        migrate.upgrade(engine)
-        wanted = {query.expected_url for query in load_queries(DEMO_DATA / "queries.jsonl")}
-        pages: dict[str, tuple[int, str, str, bytes]] = {}
-        for body in read_deliveries(DEMO_DELIVERIES):
-            payload = json.loads(body)
-            documents = payload.get("data") or [{}]
-            url = documents[0].get("metadata", {}).get("sourceURL")
-            if payload["type"] == "crawl.page" and payload.get("success") and url in wanted:
-                pages[url] = (len(body), url, payload["id"], body)
-        smallest = sorted(pages.values())[:SMOKE_PAGES]
-        for _size, url, _crawl_id, body in smallest:
+    expected_urls = {query.expected_url for query in load_queries(DEMO_DATA / "queries.jsonl")}
+    pages: dict[str, tuple[int, str, str, bytes]] = {}
+    for body in read_deliveries(DEMO_DELIVERIES):
+        payload = json.loads(body)
+        url = (payload.get("data") or [{}])[0].get("metadata", {}).get("sourceURL")
+        if payload["type"] == "crawl.page" and payload.get("success") and url in expected_urls:
+            pages[url] = (len(body), url, payload["id"], body)
+    smallest = sorted(pages.values())[:SMOKE_PAGES]
+    crawl_id = smallest[0][2]
+
+    with scratch_home("retrieval") as home, scratch_warehouse(home) as (url, engine):
+        for _size, page_url, _crawl_id, body in smallest:
             result = receive_delivery(engine, None, body, None)
             if result.status_code >= 300:
-                raise SystemExit(f"error: staging the page {url} failed: {result.detail}")
-        engine.dispose()
-
-        crawl_id = smallest[0][2]
+                raise SystemExit(f"error: staging the page {page_url} failed: {result.detail}")
+        settings = PulseSettings(home=home, warehouse_url=url, qdrant_url=None)
         instance = DagsterInstance.ephemeral()
         instance.add_dynamic_partitions(CRAWL_PARTITIONS_NAME, [crawl_id])
         resources = {
-            "warehouse": WarehouseResource(url=warehouse.url()),
+            "warehouse": WarehouseResource(url=url),
             "qdrant": QdrantResource(path=str(settings.qdrant_path)),
             "embedder": EmbedderResource(models_dir=str(settings.models_dir)),
         }
@@ -183,19 +171,14 @@ def smoke_home() -> Iterator[tuple[PulseSettings, set[str]]]:
         )
         if not run.success:
             raise SystemExit(f"error: indexing the smoke crawl failed in run {run.run_id}")
-        yield settings, {url for _size, url, _crawl_id, _body in smallest}
-    finally:
-        warehouse.stop()
-        shutil.rmtree(home, ignore_errors=True)
+        yield settings, {page_url for _size, page_url, _crawl_id, _body in smallest}
 
 
-def print_report(rows: dict[str, dict[str, float]], info: dict[str, object], queries: int) -> None:
-    print(f"{queries} queries, date {info['date']}, command `{info['command']}`")
-    packages = ", ".join(f"{name} {ver}" for name, ver in info["packages"].items())  # type: ignore[attr-defined]
-    print(f"{info['cpu_count']} CPUs, {info['platform']}, Python {info['python']}, {packages}\n")
-    print("| Ranking | recall@10 | MRR@10 |\n|---|---|---|")
-    for label, scores in rows.items():
-        print(f"| {label} | {scores['recall@10']:.3f} | {scores['mrr@10']:.3f} |")
+def markdown_table(results: dict[str, dict[str, float]]) -> str:
+    lines = ["| Ranking | recall@10 | MRR@10 |", "|---|---|---|"]
+    for label, scores in results.items():
+        lines.append(f"| {label} | {scores['recall@10']:.3f} | {scores['mrr@10']:.3f} |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,9 +186,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="index a tiny crawl and run on it")
     parser.add_argument("--queries", type=Path, default=DEMO_DATA / "queries.jsonl")
     parser.add_argument("--sweep", action="store_true", help="also rank hybrid tuning variants")
-    parser.add_argument("--json", type=Path, help="also write the results to this JSON file")
+    parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     args = parser.parse_args(argv)
 
+    configs = [Config(Mode.DENSE), Config(Mode.BM25), Config(Mode.HYBRID)]
+    if args.sweep:
+        configs += [
+            Config(Mode.HYBRID, depth, rrf_k, weights)
+            for depth in SWEEP_DEPTHS
+            for rrf_k in SWEEP_RRF_KS
+            for weights in SWEEP_WEIGHTS
+        ]
     with smoke_home() if args.smoke else nullcontext() as smoke:
         settings = smoke[0] if smoke else PulseSettings()
         queries = load_queries(args.queries)
@@ -213,32 +204,30 @@ def main(argv: list[str] | None = None) -> int:
             queries = [query for query in queries if query.expected_url in smoke[1]]
         if settings.embedded_warehouse and not embedded_warehouse(settings).is_running():
             print(
-                "error: the warehouse is not running; run `pulse warehouse start`", file=sys.stderr
+                f"error: the warehouse of {settings.home_dir} is not running; "
+                "run `pulse warehouse start`",
+                file=sys.stderr,
             )
             return 1
-        configs = [Config(Mode.DENSE), Config(Mode.BM25), Config(Mode.HYBRID)]
-        if args.sweep:
-            configs += [
-                Config(Mode.HYBRID, depth, rrf_k, weights)
-                for depth in SWEEP_DEPTHS
-                for rrf_k in SWEEP_RRF_KS
-                for weights in SWEEP_WEIGHTS
-            ]
         engine = create_warehouse_engine(warehouse_url(settings))
         try:
             depth = max(config.depth for config in configs)
             candidates = retrieve_all(queries, settings, engine, depth)
-            rows = {
+            results = {
                 config.label(): evaluate(queries, candidates, config, engine) for config in configs
             }
         finally:
             engine.dispose()
-    info = machine_info()
-    print_report(rows, info, len(queries))
-    if args.json:
-        args.json.write_text(
-            json.dumps({"queries": len(queries), "results": rows, **info}, indent=2)
-        )
+
+    figures = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "home": "scratch (smoke)" if args.smoke else str(settings.home_dir),
+        "queries": len(queries),
+        "results": results,
+    }
+    if args.markdown:
+        print(markdown_table(results), file=sys.stderr)
+    report("retrieval", figures)
     return 0
 
 

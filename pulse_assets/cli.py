@@ -1,4 +1,4 @@
-"""The `pulse` command line: demo, up, receiver and warehouse."""
+"""The `pulse` command line: demo, up, receiver, warehouse and search."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from pulse_assets.settings import PulseSettings, load_settings
 from webhook_receiver.deps import ReceiverState
 from webhook_receiver.repeat_limiter import RepeatLimiter
-from webhook_receiver.routes import health, metrics, webhooks
+from webhook_receiver.routes import health, metrics, search, webhooks
 from webhook_receiver.warehouse import create_receiver_engine
 
 log = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ def create_app(settings: PulseSettings | None = None, engine: Engine | None = No
     )
     app.include_router(webhooks.router)
     app.include_router(metrics.router)
+    app.include_router(search.router)
     app.include_router(health.router)
     return app
 

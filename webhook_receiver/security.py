@@ -35,8 +35,8 @@ def require_api_secret(
         raise HTTPException(
             status_code=503,
             detail=(
-                "metrics API disabled because PULSE_API_SECRET is not set. Set it to the "
-                f"secret that clients send in the {API_SECRET_HEADER} header."
+                "metrics and search API disabled because PULSE_API_SECRET is not set. Set it to "
+                f"the secret that clients send in the {API_SECRET_HEADER} header."
             ),
         )
 

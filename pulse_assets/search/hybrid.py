@@ -54,7 +54,7 @@ _DENSE_FAILURES = (
 
 
 class Mode(StrEnum):
-    """Which candidate lists a ranking uses."""
+    """Selection of the candidate lists that a ranking fuses."""
 
     HYBRID = "hybrid"
     DENSE = "dense"
@@ -66,7 +66,7 @@ class Candidates:
     """The point ids of both retrievers, best first, and the status of each.
 
     A status is `STATUS_OK` or `unavailable: <reason>`, in which case that list is empty.
-    `payloads` holds the Qdrant payload of each dense candidate.
+    `payloads` maps the point id of each dense candidate to its Qdrant payload.
     """
 
     dense: list[str]
@@ -96,7 +96,7 @@ def dense_candidates(
             found = store.search(vector, crawl_id, depth)
     except _DENSE_FAILURES as error:
         logger.warning(
-            "Dense search failed for crawl %s, answering with BM25 only: %s: %s",
+            "Dense search failed for crawl %s, returning BM25 hits only: %s: %s",
             crawl_id or "(all crawls)",
             type(error).__name__,
             error,

@@ -1,4 +1,4 @@
-"""What a long-lived search caller keeps: the model, loaded at first use, and the BM25 cache."""
+"""State of a long-lived search caller: the model, loaded at first use, and the BM25 cache."""
 
 from __future__ import annotations
 
@@ -38,11 +38,16 @@ class SearchRuntime:
         self._embedder: Embedder | None = None
         self._embedder_lock = threading.Lock()
 
+    @property
+    def model_loaded(self) -> bool:
+        """Whether `embedder()` has loaded the model."""
+        return self._embedder is not None
+
     def embedder(self) -> Embedder:
         """Return the settings' embedding model, loading it on the first call.
 
         Raises:
-            EmbeddingModelError: the model could not be loaded; the next call tries again.
+            EmbeddingModelError: the model could not be loaded. The next call tries again.
         """
         from pulse_assets.indexing.embedding import Embedder
 

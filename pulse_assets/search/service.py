@@ -22,6 +22,7 @@ from pulse_assets.search.stored import Bm25IndexCache, ChunkRow, crawl_has_chunk
 
 __all__ = [
     "CANDIDATE_DEPTH",
+    "FUSION_WEIGHTS",
     "SearchHit",
     "SearchResults",
     "resolve_hits",
@@ -29,8 +30,13 @@ __all__ = [
     "search",
 ]
 
-# Chunks that each retriever contributes to the fusion, unless `limit` asks for more.
+# Chunks that each retriever contributes to the fusion, or `limit` chunks when it is larger.
 CANDIDATE_DEPTH = 50
+# (dense, BM25) weights of the two lists in the fusion.
+# NOTE: on the demo crawl's 212 queries, which are page headings, these weights with k = 60
+# rank worse than BM25 alone (MRR@10 0.796 against 0.878). Settings that match BM25 there drop
+# matches that only the dense list finds; docs/benchmarks.md has both measurements.
+FUSION_WEIGHTS = (1.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -70,14 +76,18 @@ def search(
     bm25_cache: Bm25IndexCache | None = None,
     candidate_depth: int = CANDIDATE_DEPTH,
     rrf_k: float = RRF_K,
+    weights: tuple[float, float] = FUSION_WEIGHTS,
 ) -> SearchResults:
     """Search the chunks of `crawl_id`, or of every crawl when it is None, for `query`.
 
     Each retriever returns up to max(candidate_depth, limit) chunks, which are fused by RRF
-    with `rrf_k` and deduplicated by URL, keeping the best chunk of each, then cut to `limit`.
+    with `rrf_k` and the (dense, BM25) `weights`, then deduplicated by URL, keeping the best
+    chunk of each, and cut to `limit`.
+
     An unknown crawl, or one without chunks, returns no hits and never opens the store. When
     the dense search fails, for example because another process holds the local storage folder
-    for longer than `open_store` waits, the hits are BM25 hits alone and `dense` says why.
+    for longer than `open_store` waits, the hits are BM25 hits alone and `dense` contains the
+    reason.
 
     Raises:
         ValueError: `query` is blank, or `limit` or `candidate_depth` is below 1.
@@ -99,9 +109,9 @@ def search(
         engine=engine,
         embedder=embedder,
         open_store=open_store,
-        bm25_cache=bm25_cache or Bm25IndexCache(),
+        bm25_cache=bm25_cache if bm25_cache is not None else Bm25IndexCache(),
     )
-    fused = rank_candidates(candidates, rrf_k=rrf_k)
+    fused = rank_candidates(candidates, rrf_k=rrf_k, weights=weights)
     hits = resolve_hits(engine, fused, candidates.payloads, limit)
     return SearchResults(hits, dense=candidates.dense_status, bm25=candidates.bm25_status)
 

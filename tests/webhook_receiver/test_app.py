@@ -79,6 +79,7 @@ def test_openapi_lists_routes(client: TestClient) -> None:
         "/health",
         "/api/metrics/crawls",
         "/api/metrics/crawls/{crawl_id}",
+        "/api/search",
     }
 
 
