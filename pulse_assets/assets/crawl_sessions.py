@@ -29,9 +29,7 @@ COUNT_METRICS_WITHOUT_CRAWL = text(
 def refresh_crawl_sessions(engine: Engine, crawl_ids: list[str]) -> None:
     """Rebuild the crawl_sessions rows of `crawl_ids` in one statement."""
     with engine.begin() as connection:
-        connection.execute(
-            load_sql("refresh_crawl_sessions"), {"crawl_ids": json.dumps(crawl_ids)}
-        )
+        connection.execute(load_sql("refresh_crawl_sessions"), {"crawl_ids": json.dumps(crawl_ids)})
 
 
 def session_row(engine: Engine, crawl_id: str) -> dict[str, Any] | None:
