@@ -54,20 +54,34 @@ class Page:
         return content_hash(self.markdown)
 
 
-def read_pages(connection: Connection, crawl_id: str) -> tuple[list[Page], int | None]:
-    """Return the crawl's latest page per URL and the highest staging id that was read."""
+@dataclass
+class CrawlPages:
+    """The latest page per URL, the highest staging id read, and what could not be read."""
+
+    pages: list[Page]
+    through_id: int | None
+    unreadable: list[int]
+
+
+def read_pages(connection: Connection, crawl_id: str) -> CrawlPages:
+    """Read the crawl's page deliveries; `unreadable` lists staging ids that gave no page."""
     through_id = connection.execute(MAX_DELIVERY_ID, {"crawl_id": crawl_id}).scalar()
     if through_id is None:
-        return [], None
+        return CrawlPages([], None, [])
     rows = connection.execute(
         SELECT_DELIVERIES,
         {"crawl_id": crawl_id, "through_id": through_id, "event_types": list(PAGE_EVENTS)},
     )
     latest: dict[str, Page] = {}
+    unreadable: list[int] = []
     for row in rows:
-        for page in pages_of_delivery(row.id, row.received_at, row.payload):
+        pages = list(pages_of_delivery(row.id, row.received_at, row.payload))
+        # A completion may carry no documents (v1 and v2); a page event must carry one.
+        if not pages and row.event_type.endswith(".page"):
+            unreadable.append(row.id)
+        for page in pages:
             latest[page.url] = page
-    return sorted(latest.values(), key=lambda page: page.url), through_id
+    return CrawlPages(sorted(latest.values(), key=lambda page: page.url), through_id, unreadable)
 
 
 def pages_of_delivery(
@@ -91,18 +105,25 @@ def pages_of_delivery(
             continue
         markdown = item.get("markdown")
         markdown = clean_text(markdown) if isinstance(markdown, str) else ""
-        status_code = metadata.get("statusCode")
+        status_code = _int32_or_none(metadata.get("statusCode"))
         item_error = _text_or_none(metadata.get("error"))
         yield Page(
             url=url,
             staging_id=staging_id,
             received_at=received_at,
             title=_text_or_none(metadata.get("title")),
-            status_code=status_code if isinstance(status_code, int) else None,
+            status_code=status_code,
             scrape_success=delivery_success and item_error is None,
             error_message=delivery_error or item_error,
             markdown=markdown,
         )
+
+
+def _int32_or_none(value: object) -> int | None:
+    """Return an integer that fits `pages.status_code`, else None, so no value fails the run."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if -(2**31) <= value < 2**31 else None
 
 
 def _text_or_none(value: object) -> str | None:

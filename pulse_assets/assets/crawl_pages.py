@@ -93,14 +93,29 @@ def crawl_pages(
 
     with recorder.timed("step", "crawl_pages") as step:
         with engine.begin() as connection:
-            pages, through_id = read_pages(connection, crawl_id)
+            read = read_pages(connection, crawl_id)
+            pages, through_id = read.pages, read.through_id
             upsert_pages(connection, crawl_id, pages)
             connection.execute(
                 MARK_STAGED_THROUGH, {"crawl_id": crawl_id, "through_id": through_id}
             )
         failed = sum(1 for page in pages if not page.scrape_success)
-        step.metadata.update(pages=len(pages), failed=failed, staged_through_id=through_id)
+        step.metadata.update(
+            pages=len(pages),
+            failed=failed,
+            staged_through_id=through_id,
+            unreadable_deliveries=read.unreadable[:100],
+        )
     recorder.flush()
+
+    if read.unreadable:
+        context.log.warning(
+            "Crawl %s: %d page deliveries carry no document with a source URL and were left "
+            "out, staging ids %s",
+            crawl_id,
+            len(read.unreadable),
+            read.unreadable[:20],
+        )
 
     context.log.info(
         "Crawl %s: %d pages (%d failed) from deliveries up to staging id %s",
@@ -113,6 +128,7 @@ def crawl_pages(
         metadata={
             "pages": len(pages),
             "pages_failed": failed,
+            "unreadable_deliveries": len(read.unreadable),
             "staged_through_id": MetadataValue.int(through_id or 0),
             "duration_ms": MetadataValue.float(recorder.totals_ms.get("step", 0.0)),
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from pulse_assets.assets.crawl_sessions import session_row
@@ -175,3 +176,32 @@ def test_same_page_two_webhook_ids_counts_once(pipeline, crawl_id: str) -> None:
     row = session_row(pipeline.engine, crawl_id)
     assert row["total_pages"] == 1
     assert len(chunk_texts(pipeline, crawl_id)) == 1
+
+
+def test_out_of_range_status_code_indexes(pipeline, crawl_id: str) -> None:  # type: ignore[no-untyped-def]
+    body = page(crawl_id, "wh-big", "https://acme.example/big-status", "# Big\n\nstatus")
+    body["data"][0]["metadata"]["statusCode"] = 10**30
+    pipeline.deliver(body)
+
+    results = pipeline.tick_and_run()
+
+    assert [result.success for result in results] == [True]
+    with pipeline.engine.connect() as connection:
+        status_code = connection.execute(
+            text("SELECT status_code FROM webhook.pages WHERE crawl_id = :c"), {"c": crawl_id}
+        ).scalar_one()
+    assert status_code is None
+    assert session_row(pipeline.engine, crawl_id)["pages_indexed"] == 1
+
+
+@pytest.mark.parametrize("data", ["x", {}, [5], None, [{"metadata": "x"}], [{"markdown": "# A"}]])
+def test_page_without_document_is_reported(pipeline, crawl_id: str, data) -> None:  # type: ignore[no-untyped-def]
+    body = envelope(crawl_id, "crawl.page", "wh-odd", data=data)
+    assert pipeline.deliver(body) == 200
+
+    results = pipeline.tick_and_run()
+
+    assert [result.success for result in results] == [True]
+    materialization = results[0].asset_materializations_for_node("crawl_pages")[0]
+    assert materialization.metadata["unreadable_deliveries"].value == 1
+    assert session_row(pipeline.engine, crawl_id)["total_pages"] == 0
