@@ -25,6 +25,41 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM into KeyboardInterrupt, so the `finally` that stops the stack runs."""
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def wait_for_stop_signal() -> None:
+    """Sleep until SIGINT or SIGTERM raises KeyboardInterrupt."""
+    while True:
+        signal.pause()
+
+
+def check_ports_free(*ports: int | None) -> None:
+    """Raise if a port is taken, so the UI printed is never another program's."""
+    for port in ports:
+        if port and not port_is_free(port):
+            raise RuntimeError(
+                f"port {port} on 127.0.0.1 is already in use; stop what listens there or pass "
+                "another port (--ui-port, --receiver-port)"
+            )
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def run_demo(args: argparse.Namespace, settings: PulseSettings) -> int:
     from pulse_assets import demo
     from pulse_assets.stack import Stack, ensure_secrets
@@ -38,6 +73,7 @@ def run_demo(args: argparse.Namespace, settings: PulseSettings) -> int:
     stack = Stack(settings)
     since = datetime.now(UTC)
     try:
+        check_ports_free(args.ui_port, args.receiver_port)
         stack.prepare()
         os.environ.update({"DAGSTER_HOME": stack.environment()["DAGSTER_HOME"]})
         engine = create_warehouse_engine(stack.warehouse_url)
@@ -54,8 +90,10 @@ def run_demo(args: argparse.Namespace, settings: PulseSettings) -> int:
             print(demo.row_as_json(rows[crawl_id]), flush=True)
         if args.keep_running:
             print("Receiver and Dagster UI keep running; press Ctrl-C to stop.", file=sys.stderr)
-            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+            wait_for_stop_signal()
         return 0
+    except KeyboardInterrupt:
+        return 130
     except (demo.DemoError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -68,6 +106,7 @@ def run_up(args: argparse.Namespace, settings: PulseSettings) -> int:
 
     stack = Stack(ensure_secrets(settings))
     try:
+        check_ports_free(args.ui_port, args.receiver_port)
         stack.prepare()
         stack.start_receiver(args.receiver_port)
         stack.start_dagster(args.ui_port)
@@ -76,7 +115,9 @@ def run_up(args: argparse.Namespace, settings: PulseSettings) -> int:
             f"Dagster UI: http://127.0.0.1:{args.ui_port}\nPress Ctrl-C to stop.",
             file=sys.stderr,
         )
-        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        wait_for_stop_signal()
+        return 0
+    except KeyboardInterrupt:
         return 0
     except RuntimeError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -86,9 +127,20 @@ def run_up(args: argparse.Namespace, settings: PulseSettings) -> int:
 
 
 def run_receiver(args: argparse.Namespace, settings: PulseSettings) -> int:
+    from pulse_assets.stack import ensure_secrets
+    from webhook_receiver.app import ReceiverConfigError
     from webhook_receiver.server import serve
 
-    serve(settings, host=args.host, port=args.port)
+    # The same generated secrets as `pulse up`, unless PULSE_WEBHOOK_SECRET is set.
+    if not settings.insecure_dev:
+        settings = ensure_secrets(settings)
+    try:
+        serve(settings, host=args.host, port=args.port)
+    except ReceiverConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
     return 0
 
 
@@ -220,13 +272,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=run_demo)
 
     up = commands.add_parser("up", help="Run the warehouse, receiver, Dagster UI and daemon.")
-    up.add_argument("--ui-port", type=int, default=DEFAULT_UI_PORT)
-    up.add_argument("--receiver-port", type=int, default=DEFAULT_RECEIVER_PORT)
+    up.add_argument(
+        "--ui-port",
+        type=int,
+        default=DEFAULT_UI_PORT,
+        help="port of the Dagster UI on 127.0.0.1 (default 3000)",
+    )
+    up.add_argument(
+        "--receiver-port",
+        type=int,
+        default=DEFAULT_RECEIVER_PORT,
+        help="port of the receiver on 127.0.0.1 (default 8000)",
+    )
     up.set_defaults(handler=run_up)
 
     receiver = commands.add_parser("receiver", help="Run the webhook receiver alone.")
-    receiver.add_argument("--host", default="127.0.0.1")
-    receiver.add_argument("--port", type=int, default=DEFAULT_RECEIVER_PORT)
+    receiver.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    receiver.add_argument(
+        "--port", type=int, default=DEFAULT_RECEIVER_PORT, help="port to listen on (default 8000)"
+    )
     receiver.set_defaults(handler=run_receiver)
 
     warehouse = commands.add_parser("warehouse", help="Start, stop or locate the warehouse.")
@@ -251,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     # Alembic reports each plugin and migration step at INFO; Pulse reports what matters itself.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
+    stop_on_sigterm()
     if getattr(args, "ui_port", None) == 0:
         args.ui_port = None
     return int(args.handler(args, load_settings()))
