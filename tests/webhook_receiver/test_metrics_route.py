@@ -161,6 +161,13 @@ def test_crawl_metrics_unknown_404(client: TestClient) -> None:
     assert "no-such-crawl" in response.json()["detail"]
 
 
+def test_crawl_metrics_nul_id_404(client: TestClient) -> None:
+    response = client.get("/api/metrics/crawls/a%00b", headers=AUTH)
+
+    assert response.status_code == 404
+    assert "a\\x00b" in response.json()["detail"]
+
+
 @pytest.mark.parametrize(
     "query",
     ["limit=0", "limit=1001", "limit=-5", "limit=ten", "status=done", "status=COMPLETED"],

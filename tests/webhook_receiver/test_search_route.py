@@ -109,6 +109,13 @@ def test_search_unknown_crawl_404(client: TestClient) -> None:
     assert "nope-42" in response.json()["detail"]
 
 
+def test_search_nul_crawl_id_404(client: TestClient) -> None:
+    response = client.get("/api/search", params={"q": "lava", "crawl_id": "a\x00b"}, headers=AUTH)
+
+    assert response.status_code == 404
+    assert "a\\x00b" in response.json()["detail"]
+
+
 def test_search_crawl_without_chunks(client: TestClient, engine: Engine) -> None:
     with engine.begin() as connection:
         connection.execute(text("INSERT INTO webhook.crawl_sessions (crawl_id) VALUES ('empty')"))

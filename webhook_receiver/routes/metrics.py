@@ -71,6 +71,10 @@ def get_crawl_metrics(
     ] = False,
 ) -> CrawlMetrics:
     """Return the crawl's session row, its aggregate timing and optionally per-page timings."""
+    # PostgreSQL text cannot hold NUL and the receiver strips it from stored ids, so no crawl
+    # has such an id, and psycopg2 would raise on it as a parameter.
+    if "\x00" in crawl_id:
+        raise HTTPException(status_code=404, detail=f"crawl {crawl_id!r} not found")
     try:
         with state.engine.connect() as connection:
             set_statement_timeout(connection)

@@ -112,6 +112,9 @@ def get_search(
     from pulse_assets.search.output import results_as_dict
     from pulse_assets.search.service import search
 
+    # No stored crawl id contains NUL, which psycopg2 also cannot send as a parameter.
+    if crawl_id is not None and "\x00" in crawl_id:
+        raise HTTPException(status_code=404, detail=f"crawl {crawl_id!r} not found")
     try:
         if crawl_id is not None and not crawl_exists(state.engine, crawl_id):
             raise HTTPException(status_code=404, detail=f"crawl {crawl_id!r} not found")
