@@ -31,8 +31,10 @@ MAX_DELIVERY_ID = text(
 )
 CHUNK_PROGRESS = text(
     """
-    SELECT COUNT(*) AS chunks,
-           COUNT(*) FILTER (WHERE embedded_hash = content_hash) AS embedded
+    SELECT
+        (SELECT COUNT(*) FROM webhook.pages WHERE crawl_id = :crawl_id) AS pages,
+        COUNT(*) AS chunks,
+        COUNT(*) FILTER (WHERE embedded_hash = content_hash) AS in_qdrant
     FROM webhook.chunks WHERE crawl_id = :crawl_id
     """
 )
@@ -117,8 +119,9 @@ def wait_for_crawls(
         if failed:
             run = failed[0]
             raise DemoError(
-                f"Run {run.run_id} of crawl {run.tags.get('dagster/partition')} failed; "
-                f"open it in the Dagster UI or see `dagster debug export {run.run_id}`"
+                f"Run {run.run_id} of crawl {run.tags.get('dagster/partition')} failed: "
+                f"{step_failure(instance, run.run_id)}. Its full log is in the Dagster UI "
+                "(`pulse demo --keep-running` keeps the UI up)."
             )
         active = [run for run in runs if run.status in ACTIVE_STATUSES]
         rows = {crawl_id: _finished_row(engine, crawl_id) for crawl_id in crawl_ids}
@@ -139,6 +142,17 @@ def wait_for_crawls(
         time.sleep(1.0)
 
 
+def step_failure(instance: DagsterInstance, run_id: str) -> str:
+    """Return the step and error message of the run's last step failure."""
+    for record in reversed(instance.all_logs(run_id)):
+        event = record.dagster_event
+        if event is not None and event.event_type_value == "STEP_FAILURE":
+            error = event.step_failure_data.error
+            message = error.message.strip() if error else "no error recorded"
+            return f"step {event.step_key} raised {message}"
+    return "no step failure recorded"
+
+
 def _finished_row(engine: Engine, crawl_id: str) -> dict[str, Any] | None:
     with engine.connect() as connection:
         newest = connection.execute(MAX_DELIVERY_ID, {"crawl_id": crawl_id}).scalar()
@@ -154,9 +168,11 @@ def _print_progress(
     for crawl_id in sorted(crawl_ids):
         with engine.connect() as connection:
             progress = connection.execute(CHUNK_PROGRESS, {"crawl_id": crawl_id}).one()
+        # Chunks count as in Qdrant once written there, which happens after they are embedded.
         print(
-            f"[{elapsed:5.0f} s] crawl {crawl_id}: {len(runs)} runs ({len(active)} active), "
-            f"{progress.embedded}/{progress.chunks} chunks embedded",
+            f"[{elapsed:5.0f} s] crawl {crawl_id}: {len(runs)} runs ({len(active)} queued or "
+            f"running), {progress.pages} pages, {progress.in_qdrant}/{progress.chunks} chunks "
+            "in Qdrant",
             file=sys.stderr,
             flush=True,
         )

@@ -58,7 +58,7 @@ def bm25_index(context: AssetExecutionContext, warehouse: WarehouseResource) -> 
     engine = warehouse.engine()
     recorder = MetricsRecorder(engine, crawl_id, context.run.run_id, warehouse.record_metrics)
 
-    with recorder.timed("bm25", "build_index") as operation:
+    with recorder.timed("step", "bm25_index"), recorder.timed("bm25", "build_index") as operation:
         # One snapshot for the read, the write and the check, so they see the same chunks.
         with engine.connect().execution_options(isolation_level="REPEATABLE READ") as connection:
             with connection.begin():

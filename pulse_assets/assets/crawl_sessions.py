@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 
 from pulse_assets.assets.bm25_index import bm25_index
 from pulse_assets.assets.qdrant_points import qdrant_points
+from pulse_assets.metrics import MetricsRecorder
 from pulse_assets.partitions import crawl_partitions
 from pulse_assets.resources import WarehouseResource
 from warehouse_sql.sql_files import load_sql
@@ -62,7 +63,11 @@ def crawl_sessions(
 ) -> MaterializeResult:
     crawl_id = context.partition_key
     engine = warehouse.engine()
-    refresh_crawl_sessions(engine, [crawl_id])
+    recorder = MetricsRecorder(engine, crawl_id, context.run.run_id, warehouse.record_metrics)
+    # The step's own row is written after the refresh, so the next refresh counts it.
+    with recorder.timed("step", "crawl_sessions"):
+        refresh_crawl_sessions(engine, [crawl_id])
+    recorder.flush()
     row = session_row(engine, crawl_id)
     if row is None:
         raise RuntimeError(f"crawl_sessions has no row for crawl {crawl_id} after the refresh")
