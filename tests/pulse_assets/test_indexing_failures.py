@@ -10,6 +10,7 @@ from qdrant_client import QdrantClient, models
 from sqlalchemy import text
 
 from pulse_assets.assets.crawl_sessions import session_row
+from pulse_assets.demo import step_failure
 from pulse_assets.indexing.embedding import Embedder
 from pulse_assets.indexing.vector_store import VectorStore
 from pulse_assets.resources import EmbedderResource, QdrantResource
@@ -86,6 +87,7 @@ def test_collection_dim_mismatch_fails_early(pipeline, crawl_id: str, resources)
     assert "pulse_chunks" in failure
     assert "pulse/all-MiniLM-L6-v2-int8" in failure
     assert page_rows(pipeline, crawl_id) == {}
+    assert step_failure(pipeline.instance, results[0].run_id).startswith("step crawl_pages raised")
     client = QdrantClient(path=resources["qdrant"].path)
     try:
         assert client.get_collection("pulse_chunks").config.params.vectors.size == 768
