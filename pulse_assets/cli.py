@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pulse_assets.settings import PulseSettings, load_settings
+from warehouse_sql.embedded import port_is_free
 
 log = logging.getLogger("pulse")
 
@@ -48,16 +49,6 @@ def check_ports_free(*ports: int | None) -> None:
                 f"port {port} on 127.0.0.1 is already in use; stop what listens there or pass "
                 "another port (--ui-port, --receiver-port)"
             )
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def run_demo(args: argparse.Namespace, settings: PulseSettings) -> int:

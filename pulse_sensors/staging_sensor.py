@@ -15,6 +15,7 @@ from sqlalchemy import text
 from pulse_assets.jobs import index_crawl_job
 from pulse_assets.partitions import CRAWL_PARTITIONS_NAME, crawl_partitions
 from pulse_assets.resources import WarehouseResource
+from webhook_receiver.event_types import PIPELINE_EVENT_TYPES
 
 DEFAULT_BATCH_SIZE = 10_000
 
@@ -23,16 +24,6 @@ DEFAULT_BATCH_SIZE = 10_000
 # timeout of a few seconds, so rows older than this have all committed.
 DEFAULT_SETTLE_SECONDS = 10.0
 
-PIPELINE_EVENTS = (
-    "crawl.started",
-    "crawl.page",
-    "crawl.completed",
-    "crawl.cancelled",
-    "crawl.failed",
-    "batch_scrape.started",
-    "batch_scrape.page",
-    "batch_scrape.completed",
-)
 
 # One bounded batch after the cursor, grouped by crawl: only ids and crawl ids are read.
 SELECT_BATCH = text(
@@ -70,7 +61,7 @@ def staged_deliveries_sensor(
             SELECT_BATCH,
             {
                 "cursor": cursor,
-                "events": list(PIPELINE_EVENTS),
+                "events": sorted(PIPELINE_EVENT_TYPES),
                 "settle_seconds": settle_seconds,
                 "batch_size": batch_size,
             },

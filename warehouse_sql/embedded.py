@@ -69,7 +69,8 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _port_is_free(port: int) -> bool:
+def port_is_free(port: int) -> bool:
+    """Return whether a server could listen on 127.0.0.1:`port` now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         # A port that the previous server left in TIME_WAIT is still free for a new server.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -181,7 +182,7 @@ class EmbeddedWarehouse:
     def _choose_port(self) -> int:
         if self._port_file.exists():
             previous = int(self._port_file.read_text().strip())
-            if _port_is_free(previous):
+            if port_is_free(previous):
                 return previous
         return _free_port()
 

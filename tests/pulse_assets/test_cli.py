@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pulse_assets.cli import check_ports_free, free_port, port_is_free
+from pulse_assets.cli import check_ports_free, free_port
+from warehouse_sql.embedded import port_is_free
 
 PULSE = [sys.executable, "-m", "pulse_assets.cli"]
 
