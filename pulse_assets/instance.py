@@ -32,6 +32,8 @@ def instance_config(storage_url: str) -> dict[str, object]:
             "postgres": {
                 "postgres_db": {
                     "username": url.username,
+                    # NOTE: Dagster passes this config to its code servers on the command line
+                    # (--instance-ref), so local users can read the password in `ps`.
                     "password": url.password,
                     "hostname": url.host,
                     "port": url.port or 5432,

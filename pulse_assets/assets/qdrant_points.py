@@ -103,6 +103,8 @@ def flush_points(
     deps=[page_chunks],
     group_name="indexing",
     kinds={"qdrant", "python"},
+    # NOTE: the pool is held for the whole step, embedding included, so one very large crawl
+    # (a 12 MB page took 26 min on a busy 2-core machine) makes other crawls' steps wait.
     pool="qdrant",
     check_specs=[
         AssetCheckSpec(
