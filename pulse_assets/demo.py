@@ -79,7 +79,7 @@ def send_deliveries(base_url: str, path: Path, secret: str) -> tuple[set[str], i
             )
             if response.status_code >= 300:
                 raise DemoError(
-                    f"The receiver answered {response.status_code} to delivery {sent + 1} "
+                    f"The receiver returned {response.status_code} for delivery {sent + 1} "
                     f"of {path}: {response.text[:300]}"
                 )
             sent += 1

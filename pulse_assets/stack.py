@@ -26,7 +26,7 @@ BIN_DIR = Path(sys.executable).parent
 
 
 class StackError(RuntimeError):
-    """A Pulse process failed to start or answer."""
+    """A Pulse process failed to start or to respond."""
 
 
 @dataclass
@@ -128,7 +128,8 @@ class Stack:
                 pass
             time.sleep(0.5)
         raise StackError(
-            f"{name} did not answer {url} within {timeout_s:.0f} s; see {self.logs_dir}/{name}.log"
+            f"{name} did not respond at {url} within {timeout_s:.0f} s; "
+            f"see {self.logs_dir}/{name}.log"
         )
 
     def check_alive(self) -> None:

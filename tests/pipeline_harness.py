@@ -108,7 +108,7 @@ class Pipeline:
         return response.status_code
 
     def tick(self) -> SensorResult:
-        """Evaluate the sensor once, add the partitions it asks for, and keep its cursor."""
+        """Evaluate the sensor once, add the partitions it requests, and keep its cursor."""
         context = build_sensor_context(
             instance=self.instance,
             cursor=self.cursor,
