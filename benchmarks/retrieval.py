@@ -9,7 +9,7 @@ with its warehouse running:
     python benchmarks/retrieval.py --sweep
 
 `--smoke` indexes the 8 smallest demo pages that have queries into a scratch home and runs
-only their queries. The run holds the Qdrant local storage folder from start to end, so run it
+only their queries. The run keeps the Qdrant local storage folder open from start to end, so run it
 while no indexing run writes to that home.
 """
 

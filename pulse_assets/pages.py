@@ -11,7 +11,7 @@ from sqlalchemy import Connection, text
 
 from pulse_assets.indexing.text import clean_text, content_hash
 
-# Deliveries whose `data` holds documents. A v0 `crawl.completed` carries all of the crawl's
+# Deliveries whose `data` contains documents. A v0 `crawl.completed` carries all of the crawl's
 # pages, and a v1/v2 one carries `data: []`, so reading completions too covers both.
 PAGE_EVENTS = (
     "crawl.page",

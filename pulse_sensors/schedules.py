@@ -45,7 +45,7 @@ def refresh_sessions_schedule(
 ) -> list[RunRequest] | SkipReason:
     scheduled = context.scheduled_execution_time
     # Two hours back from an hourly tick, so a crawl that changed just before the previous tick
-    # is refreshed twice rather than missed; the refresh is idempotent.
+    # is refreshed twice rather than missed. Refreshing twice is safe because it is idempotent.
     since = scheduled - timedelta(hours=LOOKBACK_HOURS)
     with warehouse.engine().connect() as connection:
         crawl_ids = [

@@ -125,8 +125,8 @@ class Pipeline:
         return result
 
     def run(self, crawl_id: str, job_name: str = "index_crawl") -> Any:
-        # Evaluating a schedule or sensor with resources creates a short-lived instance that
-        # leaves its state storage in a context variable after it is gone; loading definitions
+        # Evaluating a schedule or sensor with resources creates a short-lived instance, which
+        # leaves its state storage in a context variable after it is gone. Loading definitions
         # then fails on the dead weak reference, so point the variable at this instance again.
         with set_defs_state_storage(self.instance.defs_state_storage):
             job = self.definitions.resolve_job_def(job_name)

@@ -48,7 +48,7 @@ COUNT_CHUNKS = text("SELECT COUNT(*) FROM webhook.chunks WHERE crawl_id = :crawl
             "index_covers_chunks",
             asset="bm25_index",
             blocking=True,
-            description="The stored BM25 index holds exactly the crawl's chunk rows.",
+            description="The stored BM25 index contains exactly the crawl's chunk rows.",
         )
     ],
     description="A BM25 index (rank-bm25) over every chunk of the crawl, stored in the warehouse.",

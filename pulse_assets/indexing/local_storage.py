@@ -1,4 +1,4 @@
-"""Opening of a Qdrant local-mode storage folder, waiting while another process holds it.
+"""Opening of a Qdrant local-mode storage folder, waiting while another process has it open.
 
 qdrant-client's local mode takes an exclusive, non-blocking `flock` on `<folder>/.lock`, so a
 second client on the same folder, in this process or another, raises RuntimeError.
@@ -22,7 +22,7 @@ _MAX_RETRY_DELAY_S = 1.0
 
 
 class VectorStoreLockedError(RuntimeError):
-    """Another Qdrant client holds the local storage folder for longer than the wait allowed."""
+    """Another Qdrant client kept the local storage folder locked past the allowed wait."""
 
 
 def open_local_client(path: Path, lock_timeout_s: float) -> QdrantClient:

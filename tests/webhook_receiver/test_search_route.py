@@ -1,5 +1,5 @@
 """`GET /api/search`: authentication, validation, unknown crawls, hits from a crawl that the
-real pipeline indexed, and BM25 hits alone while another process holds the Qdrant folder."""
+real pipeline indexed, and BM25 hits alone while another process locks the Qdrant folder."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Search while another process holds the Qdrant local storage folder: BM25 hits alone."""
+"""Search while another process locks the Qdrant local storage folder: BM25 hits alone."""
 
 from __future__ import annotations
 
