@@ -1,10 +1,15 @@
 """The `page_chunks` asset: markdown chunks of each page, sized by the model's tokenizer."""
 
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 from sqlalchemy import Connection, text
 
 from pulse_assets.assets.crawl_pages import crawl_pages
-from pulse_assets.indexing.chunking import Chunk, MarkdownChunker
+from pulse_assets.indexing.chunking import Chunk, ChunkingResult, MarkdownChunker
 from pulse_assets.indexing.text import content_hash
 from pulse_assets.indexing.vector_store import point_id
 from pulse_assets.metrics import MetricsRecorder
@@ -12,6 +17,8 @@ from pulse_assets.partitions import crawl_partitions
 from pulse_assets.resources import EmbedderResource, WarehouseResource
 
 WRITE_EVERY_PAGES = 50
+# semantic-text-splitter and tokenizers release the GIL, so pages split in parallel threads.
+CHUNKING_THREADS = max(1, min(4, len(os.sched_getaffinity(0))))
 
 SELECT_CHANGED_PAGES = text(
     """
@@ -98,6 +105,18 @@ def write_page_chunks(
         )
 
 
+def timed_chunk(
+    chunker: MarkdownChunker, markdown: str
+) -> tuple[ChunkingResult | None, float, Exception | None]:
+    """Chunk one page and return the result or the error, with the milliseconds it took."""
+    started = time.perf_counter()
+    try:
+        result, error = chunker.chunk(markdown), None
+    except Exception as raised:  # noqa: BLE001 - recorded as a failed row, then raised
+        result, error = None, raised
+    return result, (time.perf_counter() - started) * 1000, error
+
+
 @asset(
     partitions_def=crawl_partitions,
     deps=[crawl_pages],
@@ -121,13 +140,32 @@ def page_chunks(
             pages = connection.execute(SELECT_CHANGED_PAGES, {"crawl_id": crawl_id}).all()
 
         pending: list[tuple[str, str, list[Chunk]]] = []
-        for page in pages:
-            with recorder.timed("chunking", "markdown_split", page.url) as operation:
-                result = chunker.chunk(page.markdown)
-                tokens = sum(chunk.token_count for chunk in result.chunks)
-                operation.metadata.update(
-                    chunks=len(result.chunks), tokens=tokens, truncated=result.truncated
+        with ThreadPoolExecutor(CHUNKING_THREADS, thread_name_prefix="chunking") as executor:
+            results = executor.map(partial(timed_chunk, chunker), [p.markdown for p in pages])
+        for page, (result, elapsed_ms, error) in zip(pages, results, strict=True):
+            if error is not None or result is None:
+                recorder.record(
+                    "chunking",
+                    "markdown_split",
+                    elapsed_ms,
+                    success=False,
+                    error_message=f"{type(error).__name__}: {error}",
+                    document_url=page.url,
                 )
+                recorder.flush()
+                raise error or RuntimeError(f"chunking page {page.url} returned no result")
+            tokens = sum(chunk.token_count for chunk in result.chunks)
+            recorder.record(
+                "chunking",
+                "markdown_split",
+                elapsed_ms,
+                document_url=page.url,
+                metadata={
+                    "chunks": len(result.chunks),
+                    "tokens": tokens,
+                    "truncated": result.truncated,
+                },
+            )
             chunk_count += len(result.chunks)
             token_count += tokens
             truncated += result.truncated
