@@ -1,9 +1,10 @@
 """Retrieval quality of `pulse search`: recall@10 and MRR@10 by URL for dense, BM25 and hybrid.
 
 Each query of a JSON Lines file of `{"query", "expected_url"}` pairs counts as found when its
-expected URL is among the first 10 hits, deduplicated by URL as `search` returns them. By
-default it runs against the home in PULSE_HOME (default `.pulse`, which `pulse demo` fills),
-with its warehouse running:
+expected URL is among the first 10 hits, deduplicated by URL as `search` returns them. The
+default query sets are the demo crawl's headings and the paraphrased questions of
+`benchmarks/data/`. By default it runs against the home in PULSE_HOME (default `.pulse`, which
+`pulse demo` fills), with its warehouse running:
 
     PULSE_HOME=.pulse pulse warehouse start
     python benchmarks/retrieval.py --sweep
@@ -27,19 +28,17 @@ from pathlib import Path
 from common import report, scratch_home, scratch_warehouse
 from sqlalchemy import Engine
 
-from pulse_assets.search.fusion import RRF_K
-from pulse_assets.search.hybrid import STATUS_OK, Candidates, Mode, rank_candidates
+from pulse_assets.search.hybrid import SEARCH_RRF_K, STATUS_OK, Candidates, Mode, rank_candidates
 from pulse_assets.search.runtime import SearchRuntime
-from pulse_assets.search.service import (
-    CANDIDATE_DEPTH,
-    FUSION_WEIGHTS,
-    resolve_hits,
-    retrieve_candidates,
-)
+from pulse_assets.search.service import CANDIDATE_DEPTH, resolve_hits, retrieve_candidates
 from pulse_assets.settings import PulseSettings
 from warehouse_sql.connection import create_warehouse_engine, embedded_warehouse, warehouse_url
 
 DEMO_DATA = Path(__file__).parents[1] / "pulse_assets" / "demo_data" / "fastapi-docs"
+QUERY_SETS = {
+    "headings": DEMO_DATA / "queries.jsonl",
+    "paraphrased": Path(__file__).parent / "data" / "fastapi_paraphrased_queries.jsonl",
+}
 CUTOFF = 10
 SMOKE_PAGES = 8
 SWEEP_DEPTHS = (20, 50, 100)
@@ -58,12 +57,15 @@ class Query:
 class Config:
     mode: Mode
     depth: int = CANDIDATE_DEPTH
-    rrf_k: float = RRF_K
-    weights: tuple[float, float] = FUSION_WEIGHTS
+    rrf_k: float = SEARCH_RRF_K
+    # None: the weights that `fusion_weights` sets per query, as `search` does.
+    weights: tuple[float, float] | None = None
 
     def label(self) -> str:
         if self.mode is not Mode.HYBRID:
             return f"{self.mode} alone, depth {self.depth}"
+        if self.weights is None:
+            return f"hybrid, depth {self.depth}, RRF k={self.rrf_k:g}, weights by coverage"
         dense, bm25 = self.weights
         return f"hybrid, depth {self.depth}, RRF k={self.rrf_k:g}, weights {dense:g}:{bm25:g}"
 
@@ -174,20 +176,32 @@ def smoke_home() -> Iterator[tuple[PulseSettings, set[str]]]:
         yield settings, {page_url for _size, page_url, _crawl_id, _body in smallest}
 
 
-def markdown_table(results: dict[str, dict[str, float]]) -> str:
-    lines = ["| Ranking | recall@10 | MRR@10 |", "|---|---|---|"]
-    for label, scores in results.items():
-        lines.append(f"| {label} | {scores['recall@10']:.3f} | {scores['mrr@10']:.3f} |")
+def markdown_table(results: dict[str, dict[str, dict[str, float]]]) -> str:
+    names = list(results)
+    header = " | ".join(f"{name} recall@10 | {name} MRR@10" for name in names)
+    lines = [f"| Ranking | {header} |", "|---" * (1 + 2 * len(names)) + "|"]
+    for label in results[names[0]]:
+        cells = " | ".join(
+            f"{results[name][label]['recall@10']:.3f} | {results[name][label]['mrr@10']:.3f}"
+            for name in names
+        )
+        lines.append(f"| {label} | {cells} |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="index a tiny crawl and run on it")
-    parser.add_argument("--queries", type=Path, default=DEMO_DATA / "queries.jsonl")
+    parser.add_argument(
+        "--queries",
+        type=Path,
+        action="append",
+        help="a query set (repeatable); default: the headings and paraphrased sets",
+    )
     parser.add_argument("--sweep", action="store_true", help="also rank hybrid tuning variants")
     parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
     args = parser.parse_args(argv)
+    query_sets = {path.stem: path for path in args.queries} if args.queries else QUERY_SETS
 
     configs = [Config(Mode.DENSE), Config(Mode.BM25), Config(Mode.HYBRID)]
     if args.sweep:
@@ -195,13 +209,11 @@ def main(argv: list[str] | None = None) -> int:
             Config(Mode.HYBRID, depth, rrf_k, weights)
             for depth in SWEEP_DEPTHS
             for rrf_k in SWEEP_RRF_KS
-            for weights in SWEEP_WEIGHTS
+            for weights in (None, *SWEEP_WEIGHTS)
+            if (depth, rrf_k, weights) != (CANDIDATE_DEPTH, SEARCH_RRF_K, None)
         ]
     with smoke_home() if args.smoke else nullcontext() as smoke:
         settings = smoke[0] if smoke else PulseSettings()
-        queries = load_queries(args.queries)
-        if smoke:
-            queries = [query for query in queries if query.expected_url in smoke[1]]
         if settings.embedded_warehouse and not embedded_warehouse(settings).is_running():
             print(
                 f"error: the warehouse of {settings.home_dir} is not running; "
@@ -210,22 +222,32 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 1
         engine = create_warehouse_engine(warehouse_url(settings))
+        results: dict[str, dict[str, dict[str, float]]] = {}
+        counts: dict[str, int] = {}
         try:
             depth = max(config.depth for config in configs)
-            candidates = retrieve_all(queries, settings, engine, depth)
-            results = {
-                config.label(): evaluate(queries, candidates, config, engine) for config in configs
-            }
+            for name, path in query_sets.items():
+                queries = load_queries(path)
+                if smoke:
+                    queries = [query for query in queries if query.expected_url in smoke[1]]
+                if not queries:
+                    continue
+                candidates = retrieve_all(queries, settings, engine, depth)
+                counts[name] = len(queries)
+                results[name] = {
+                    config.label(): evaluate(queries, candidates, config, engine)
+                    for config in configs
+                }
         finally:
             engine.dispose()
 
     figures = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "home": "scratch (smoke)" if args.smoke else str(settings.home_dir),
-        "queries": len(queries),
+        "queries": counts,
         "results": results,
     }
-    if args.markdown:
+    if args.markdown and results:
         print(markdown_table(results), file=sys.stderr)
     report("retrieval", figures)
     return 0

@@ -52,6 +52,7 @@ class Bm25Index:
         # rank-bm25 divides by the corpus size and by the mean document length, so it cannot
         # index an empty corpus, and a corpus without tokens can match no query anyway.
         self._bm25: BM25Plus | None = None
+        self._position_by_id: dict[str, int] | None = None
         if self._postings:
             self._bm25 = BM25Plus(self._documents, k1=_K1, b=_B, delta=_DELTA)
 
@@ -88,6 +89,29 @@ class Bm25Index:
             ranked.append((self._point_ids[position], score - bonus))
         ranked.sort(key=lambda pair: pair[1], reverse=True)
         return ranked[:limit]
+
+    def term_coverage(self, query: str, point_id: str) -> float:
+        """Return the IDF-weighted share of the query's distinct terms that the document contains.
+
+        1.0 means the document contains every query term, 0.0 that it contains none, or that
+        the query has no terms or the point id is not in the index. Rare terms weigh more, as
+        they do in the BM25 score.
+        """
+        terms = set(tokenize(query))
+        position = self._positions().get(point_id)
+        if self._bm25 is None or not terms or position is None:
+            return 0.0
+        document = set(self._documents[position])
+        weights = {term: max(self._bm25.idf.get(term, 0.0), 0.0) for term in terms}
+        total = sum(weights.values())
+        if total == 0.0:
+            return 0.0
+        return sum(weight for term, weight in weights.items() if term in document) / total
+
+    def _positions(self) -> dict[str, int]:
+        if self._position_by_id is None:
+            self._position_by_id = {point: index for index, point in enumerate(self._point_ids)}
+        return self._position_by_id
 
     def to_bytes(self) -> bytes:
         """Serialize the point ids and token lists as gzip-compressed JSON."""

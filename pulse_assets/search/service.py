@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from pulse_assets.search.fusion import RRF_K, FusedItem, dedupe_by_key
+from pulse_assets.search.fusion import FusedItem, dedupe_by_key
 from pulse_assets.search.hybrid import (
+    SEARCH_RRF_K,
     STATUS_OK,
     Candidates,
     EmbedderSource,
@@ -17,12 +18,12 @@ from pulse_assets.search.hybrid import (
     bm25_candidates,
     dense_candidates,
     rank_candidates,
+    top_coverage,
 )
 from pulse_assets.search.stored import Bm25IndexCache, ChunkRow, crawl_has_chunks, fetch_chunks
 
 __all__ = [
     "CANDIDATE_DEPTH",
-    "FUSION_WEIGHTS",
     "SearchHit",
     "SearchResults",
     "resolve_hits",
@@ -32,11 +33,6 @@ __all__ = [
 
 # Chunks that each retriever contributes to the fusion, or `limit` chunks when it is larger.
 CANDIDATE_DEPTH = 50
-# (dense, BM25) weights of the two lists in the fusion.
-# NOTE: on the demo crawl's 212 queries, which are page headings, these weights with k = 60
-# rank worse than BM25 alone (MRR@10 0.796 against 0.878). Settings that match BM25 there drop
-# matches that only the dense list finds; docs/benchmarks.md has both measurements.
-FUSION_WEIGHTS = (1.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -75,14 +71,15 @@ def search(
     open_store: OpenStore,
     bm25_cache: Bm25IndexCache | None = None,
     candidate_depth: int = CANDIDATE_DEPTH,
-    rrf_k: float = RRF_K,
-    weights: tuple[float, float] = FUSION_WEIGHTS,
+    rrf_k: float = SEARCH_RRF_K,
+    weights: tuple[float, float] | None = None,
 ) -> SearchResults:
     """Search the chunks of `crawl_id`, or of every crawl when it is None, for `query`.
 
     Each retriever returns up to max(candidate_depth, limit) chunks, which are fused by RRF
     with `rrf_k` and the (dense, BM25) `weights`, then deduplicated by URL, keeping the best
-    chunk of each, and cut to `limit`.
+    chunk of each, and cut to `limit`. Without `weights`, `fusion_weights` sets them from how
+    much of the query the best BM25 chunk contains.
 
     An unknown crawl, or one without chunks, returns no hits and never opens the store. When
     the dense search fails, for example because another process holds the local storage folder
@@ -128,7 +125,8 @@ def retrieve_candidates(
 ) -> Candidates:
     """Return up to `depth` point ids from each retriever, as `search` fuses them."""
     loaded = bm25_cache.load(engine, crawl_id)
-    bm25_ids = bm25_candidates(query, list(loaded.indexes.values()), depth)
+    indexes = list(loaded.indexes.values())
+    bm25_ids = bm25_candidates(query, indexes, depth)
     bm25_status = STATUS_OK
     if loaded.errors:
         reasons = "; ".join(f"crawl {crawl}: {error}" for crawl, error in loaded.errors.items())
@@ -141,6 +139,7 @@ def retrieve_candidates(
         dense_status=dense_status,
         bm25_status=bm25_status,
         payloads=dict(dense),
+        bm25_coverage=top_coverage(query, indexes, bm25_ids),
     )
 
 

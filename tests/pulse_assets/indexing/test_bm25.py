@@ -159,3 +159,39 @@ def test_build_rejects_length_mismatch() -> None:
 def test_build_rejects_duplicate_ids() -> None:
     with pytest.raises(ValueError, match="unique"):
         Bm25Index.build(["p0", "p0"], ["a", "b"])
+
+
+def test_term_coverage_every_term_is_one() -> None:
+    index = Bm25Index.build(["p1", "p2"], ["refund policy days", "shipping rates europe"])
+
+    assert index.term_coverage("Refund policy", "p1") == pytest.approx(1.0)
+
+
+def test_term_coverage_weighs_terms_by_idf() -> None:
+    # "refund" is in 2 of 3 documents and "policy" in 1, so "policy" weighs more.
+    index = Bm25Index.build(
+        ["p1", "p2", "p3"], ["refund policy", "refund shipping", "rates europe"]
+    )
+    idf_refund, idf_policy = math.log(4 / 2), math.log(4 / 1)
+
+    coverage = index.term_coverage("refund policy", "p2")
+
+    assert coverage == pytest.approx(idf_refund / (idf_refund + idf_policy))
+
+
+@pytest.mark.parametrize(
+    ("query", "point_id"),
+    [
+        pytest.param("refund", "missing", id="unknown-point"),
+        pytest.param("!!", "p1", id="no-query-terms"),
+        pytest.param("volcano", "p1", id="term-not-in-corpus"),
+    ],
+)
+def test_term_coverage_without_match_is_zero(query: str, point_id: str) -> None:
+    index = Bm25Index.build(["p1"], ["refund policy"])
+
+    assert index.term_coverage(query, point_id) == 0.0
+
+
+def test_term_coverage_of_empty_index_is_zero() -> None:
+    assert Bm25Index.build([], []).term_coverage("refund", "p1") == 0.0

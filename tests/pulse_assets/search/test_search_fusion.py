@@ -6,7 +6,15 @@ import pytest
 
 from pulse_assets.indexing.bm25 import Bm25Index
 from pulse_assets.search.fusion import FusedItem, dedupe_by_key, reciprocal_rank_fusion
-from pulse_assets.search.hybrid import Candidates, Mode, bm25_candidates, rank_candidates
+from pulse_assets.search.hybrid import (
+    MIN_DENSE_WEIGHT,
+    Candidates,
+    Mode,
+    bm25_candidates,
+    fusion_weights,
+    rank_candidates,
+    top_coverage,
+)
 
 RRF_CASES = [
     pytest.param([["a", "b", "c"]], 60, None, ["a", "b", "c"], id="one-list-keeps-order"),
@@ -96,3 +104,51 @@ def test_bm25_candidates_cut_to_depth() -> None:
     index = Bm25Index.build(["p1", "p2", "p3"], ["lava", "lava ash", "lava ash rock"])
 
     assert len(bm25_candidates("lava", [index], depth=2)) == 2
+
+
+@pytest.mark.parametrize(
+    ("coverage", "expected"),
+    [
+        pytest.param(1.0, (MIN_DENSE_WEIGHT, 1.0), id="every-term-found"),
+        pytest.param(0.95, (MIN_DENSE_WEIGHT, 1.0), id="floor-holds-near-full"),
+        pytest.param(0.75, (0.5, 1.0), id="halfway-down"),
+        pytest.param(0.5, (1.0, 1.0), id="half-the-terms"),
+        pytest.param(0.0, (1.0, 1.0), id="no-term-found"),
+    ],
+)
+def test_fusion_weights_follow_coverage(coverage: float, expected: tuple[float, float]) -> None:
+    assert fusion_weights(coverage) == pytest.approx(expected)
+
+
+def test_rank_candidates_full_coverage_keeps_bm25_order() -> None:
+    candidates = Candidates(dense=["b2", "b1"], bm25=["b1", "b2"], bm25_coverage=1.0)
+
+    ranked = rank_candidates(candidates)
+
+    assert [item.item_id for item in ranked] == ["b1", "b2"]
+
+
+def test_rank_candidates_no_coverage_weighs_lists_alike() -> None:
+    # Equal weights tie b1 and b2, and the tie goes to dense's first rank, read first.
+    candidates = Candidates(dense=["b2", "b1"], bm25=["b1", "b2"], bm25_coverage=0.0)
+
+    ranked = rank_candidates(candidates)
+
+    assert [item.item_id for item in ranked] == ["b2", "b1"]
+    assert ranked[0].score == pytest.approx(ranked[1].score)
+
+
+def test_rank_candidates_fixed_weights_override_coverage() -> None:
+    candidates = Candidates(dense=["b2", "b1"], bm25=["b1", "b2"], bm25_coverage=1.0)
+
+    ranked = rank_candidates(candidates, weights=(1.0, 0.5))
+
+    assert [item.item_id for item in ranked] == ["b2", "b1"]
+
+
+def test_top_coverage_reads_the_index_holding_the_first_id() -> None:
+    first = Bm25Index.build(["f1"], ["volcano ash"])
+    second = Bm25Index.build(["s1", "s2"], ["lava flows", "lava ash cloud"])
+
+    assert top_coverage("lava ash", [first, second], ["s2", "f1"]) == pytest.approx(1.0)
+    assert top_coverage("lava ash", [first, second], []) == 0.0
