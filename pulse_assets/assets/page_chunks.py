@@ -17,7 +17,8 @@ from pulse_assets.partitions import crawl_partitions
 from pulse_assets.resources import EmbedderResource, WarehouseResource
 
 WRITE_EVERY_PAGES = 50
-# semantic-text-splitter and tokenizers release the GIL, so pages split in parallel threads.
+# semantic-text-splitter and tokenizers release the GIL, so pages, and the parts of a long
+# page, are split in parallel threads.
 CHUNKING_THREADS = max(1, min(4, len(os.sched_getaffinity(0))))
 
 SELECT_CHANGED_PAGES = text(
@@ -106,15 +107,43 @@ def write_page_chunks(
 
 
 def timed_chunk(
-    chunker: MarkdownChunker, markdown: str
+    chunker: MarkdownChunker, part: str
 ) -> tuple[ChunkingResult | None, float, Exception | None]:
-    """Chunk one page and return the result or the error, with the milliseconds it took."""
+    """Chunk one page part and return the result or the error, with the milliseconds it took."""
     started = time.perf_counter()
     try:
-        result, error = chunker.chunk(markdown), None
+        result, error = chunker.chunk_part(part), None
     except Exception as raised:  # noqa: BLE001 - recorded as a failed row, then raised
         result, error = None, raised
     return result, (time.perf_counter() - started) * 1000, error
+
+
+def chunk_pages(
+    chunker: MarkdownChunker, markdowns: list[str], threads: int = CHUNKING_THREADS
+) -> list[tuple[ChunkingResult | None, float, Exception | None]]:
+    """Chunk each page in parallel threads, part by part, and return one result per page.
+
+    A page's time is the sum of its parts' times, and its error the first error of a part.
+    """
+    parts = [
+        (number, part)
+        for number, markdown in enumerate(markdowns)
+        for part in chunker.parts(markdown)
+    ]
+    with ThreadPoolExecutor(threads, thread_name_prefix="chunking") as executor:
+        timed = list(executor.map(partial(timed_chunk, chunker), [part for _, part in parts]))
+    results: list[list[ChunkingResult]] = [[] for _ in markdowns]
+    elapsed_ms = [0.0] * len(markdowns)
+    errors: list[Exception | None] = [None] * len(markdowns)
+    for (number, _part), (result, part_ms, error) in zip(parts, timed, strict=True):
+        elapsed_ms[number] += part_ms
+        if result is not None:
+            results[number].append(result)
+        errors[number] = errors[number] or error
+    return [
+        (None if error else ChunkingResult.join(page_results), page_ms, error)
+        for page_results, page_ms, error in zip(results, elapsed_ms, errors, strict=True)
+    ]
 
 
 @asset(
@@ -140,8 +169,7 @@ def page_chunks(
             pages = connection.execute(SELECT_CHANGED_PAGES, {"crawl_id": crawl_id}).all()
 
         pending: list[tuple[str, str, list[Chunk]]] = []
-        with ThreadPoolExecutor(CHUNKING_THREADS, thread_name_prefix="chunking") as executor:
-            results = executor.map(partial(timed_chunk, chunker), [p.markdown for p in pages])
+        results = chunk_pages(chunker, [page.markdown for page in pages])
         for page, (result, elapsed_ms, error) in zip(pages, results, strict=True):
             if error is not None or result is None:
                 recorder.record(

@@ -29,6 +29,7 @@ from semantic_text_splitter import MarkdownSplitter, TextSplitter
 from tokenizers import Tokenizer
 
 from pulse_assets.indexing.markup import is_markup_only
+from pulse_assets.indexing.page_parts import PART_CHARS, heading_parts
 from pulse_assets.indexing.text import clean_text
 from pulse_assets.indexing.token_limit import Span, count_tokens, cut_to_token_limit, trim_span
 
@@ -54,17 +55,33 @@ class ChunkingResult:
     chunks: list[Chunk]
     truncated: int
 
+    @classmethod
+    def join(cls, results: list[ChunkingResult]) -> ChunkingResult:
+        """Join the results of a page's parts, in page order, numbering the chunks from 0."""
+        texts = [(chunk.text, chunk.token_count) for result in results for chunk in result.chunks]
+        return cls(
+            chunks=[Chunk(index, text, tokens) for index, (text, tokens) in enumerate(texts)],
+            truncated=sum(result.truncated for result in results),
+        )
+
 
 class MarkdownChunker:
     """Splitter of Markdown into `Chunk`s of at most `max_tokens - special_tokens` tokens."""
 
-    def __init__(self, tokenizer: Tokenizer, max_tokens: int, special_tokens: int = 2) -> None:
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        max_tokens: int,
+        special_tokens: int = 2,
+        part_chars: int = PART_CHARS,
+    ) -> None:
         capacity = max_tokens - special_tokens
         if capacity < 1:
             raise ValueError(
                 f"max_tokens ({max_tokens}) must exceed special_tokens ({special_tokens})"
             )
         self._capacity = capacity
+        self._part_chars = part_chars
         # A copy without truncation and padding, which would cap or inflate the counts.
         self._tokenizer = Tokenizer.from_str(tokenizer.to_str())
         self._tokenizer.no_truncation()
@@ -78,7 +95,19 @@ class MarkdownChunker:
 
     def chunk(self, markdown: str) -> ChunkingResult:
         """Split Markdown into chunks, after removing what `clean_text` removes."""
-        page = _Page(clean_text(markdown), self._tokenizer, self._capacity)
+        return ChunkingResult.join([self.chunk_part(part) for part in self.parts(markdown)])
+
+    def parts(self, markdown: str) -> list[str]:
+        """Clean the Markdown and cut a long page before headings, as `heading_parts` does.
+
+        Each part can be given to `chunk_part` on its own, in parallel threads too, and
+        `ChunkingResult.join` puts their results together as `chunk` returns them.
+        """
+        return heading_parts(clean_text(markdown), self._part_chars)
+
+    def chunk_part(self, text: str) -> ChunkingResult:
+        """Split one part from `parts` into chunks numbered from 0."""
+        page = _Page(text, self._tokenizer, self._capacity)
         spans: list[Span] = []
         truncated = 0
         for start, piece in self._splitter.chunk_indices(page.text):

@@ -309,3 +309,20 @@ def test_chunker_ignores_tokenizer_truncation(embedder: Embedder) -> None:
     chunker = MarkdownChunker(truncating, embedder.max_tokens, embedder.special_tokens)
     chunks = chunker.chunk(" ".join(["word"] * 600)).chunks
     assert max(chunk.token_count for chunk in chunks) > 16
+
+
+def test_long_page_parts_join_as_one_chunking(
+    splitter_tokenizer: Tokenizer, embedder: Embedder, demo_pages: dict[str, str]
+) -> None:
+    markdown = demo_pages[HOME_URL]
+    chunker = MarkdownChunker(
+        splitter_tokenizer, embedder.max_tokens, embedder.special_tokens, part_chars=2000
+    )
+
+    parts = chunker.parts(markdown)
+    result = chunker.chunk(markdown)
+
+    assert len(parts) > 1
+    assert [chunk.index for chunk in result.chunks] == list(range(len(result.chunks)))
+    assert joined_chunks(result.chunks) == text_without_whitespace(clean_text(markdown))
+    assert max(chunk.token_count for chunk in result.chunks) <= chunker.capacity
