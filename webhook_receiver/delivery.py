@@ -20,7 +20,8 @@ from webhook_receiver.envelope import (
     peek_ids,
     rejected_dedupe_key,
 )
-from webhook_receiver.event_types import EventKind, classify_event_type
+from webhook_receiver.event_types import EventKind, classify_event_type, unknown_event_detail
+from webhook_receiver.known_crawls import KnownCrawls
 from webhook_receiver.signature import SignatureError, verify_signature
 from webhook_receiver.staging import StagingRow, StagingStatus, stage_delivery
 from webhook_receiver.warehouse import database_error_summary
@@ -58,13 +59,18 @@ class DeliveryResult:
 
 
 def receive_delivery(
-    engine: Engine, webhook_secret: str | None, raw_body: bytes, signature_header: str | None
+    engine: Engine,
+    webhook_secret: str | None,
+    raw_body: bytes,
+    signature_header: str | None,
+    known_crawls: KnownCrawls | None = None,
 ) -> DeliveryResult:
     """Verify, parse and stage one delivery.
 
     With `webhook_secret` None, signatures are not checked and `signature_header` is
     ignored. Unsigned or wrongly signed bodies are never stored. A signed body that does
     not parse is stored as rejected. Database errors become an UNAVAILABLE result.
+    `known_crawls` lets `stage_delivery` skip session inserts for crawls it has seen.
     """
     sha256_hex = body_sha256(raw_body)
 
@@ -95,7 +101,7 @@ def receive_delivery(
             parse_error=error.detail,
             opens_crawl_session=False,
         )
-        return _stage(engine, row, kind=EventKind.UNKNOWN)
+        return _stage(engine, row, known_crawls)
 
     kind = classify_event_type(envelope.ids.event_type)
     row = StagingRow(
@@ -109,12 +115,12 @@ def receive_delivery(
         parse_error=None,
         opens_crawl_session=kind is EventKind.PIPELINE,
     )
-    return _stage(engine, row, kind=kind)
+    return _stage(engine, row, known_crawls)
 
 
-def _stage(engine: Engine, row: StagingRow, kind: EventKind) -> DeliveryResult:
+def _stage(engine: Engine, row: StagingRow, known_crawls: KnownCrawls | None) -> DeliveryResult:
     try:
-        staged = stage_delivery(engine, row)
+        staged = stage_delivery(engine, row, known_crawls)
     except SQLAlchemyError as error:
         return DeliveryResult(
             outcome=Outcome.UNAVAILABLE,
@@ -139,10 +145,15 @@ def _stage(engine: Engine, row: StagingRow, kind: EventKind) -> DeliveryResult:
             reason="invalid body",
         )
 
+    # A repeat answers with the stored delivery's ids, which a reused webhookId can make
+    # differ from the ids in this body.
+    ids = written.ids if staged.stored_ids is None else staged.stored_ids
+    unknown = classify_event_type(ids.event_type) is EventKind.UNKNOWN
     return DeliveryResult(
         outcome=Outcome.STORED if staged.inserted else Outcome.DUPLICATE,
-        status_code=202 if kind is EventKind.UNKNOWN else 200,
-        ids=written.ids,
+        status_code=202 if unknown else 200,
+        ids=ids,
         delivery_id=staged.delivery_id,
         dedupe_key=written.dedupe_key,
+        detail=unknown_event_detail(ids.event_type) if unknown else None,
     )

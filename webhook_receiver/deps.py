@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 
 from pulse_assets.settings import PulseSettings
+from webhook_receiver.known_crawls import KnownCrawls
 from webhook_receiver.repeat_limiter import RepeatLimiter
 
 
@@ -23,6 +24,7 @@ class ReceiverState:
     engine: Engine
     webhook_secret: str | None
     log_limiter: RepeatLimiter
+    known_crawls: KnownCrawls = field(default_factory=KnownCrawls)
 
 
 def get_receiver_state(request: Request) -> ReceiverState:

@@ -37,3 +37,22 @@ def classify_event_type(event_type: str | None) -> EventKind:
     if event_type is not None and event_type.startswith(IGNORED_EVENT_PREFIXES):
         return EventKind.IGNORED
     return EventKind.UNKNOWN
+
+
+def unknown_event_detail(event_type: str | None) -> str:
+    """Return why a delivery of an unknown event type is stored but not indexed."""
+    if event_type is None:
+        return (
+            "the delivery has no event type in `type`, so it is stored but not indexed; "
+            "Firecrawl sends types such as 'crawl.page'"
+        )
+    known = event_type.strip().lower()
+    if known in PIPELINE_EVENT_TYPES:
+        return (
+            f"event type {event_type!r} is stored but not indexed: event types are "
+            f"lowercase, so send {known!r}"
+        )
+    return (
+        f"event type {event_type!r} is not a Firecrawl crawl or batch scrape event, so the "
+        "delivery is stored but not indexed"
+    )

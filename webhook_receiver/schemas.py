@@ -27,6 +27,10 @@ class DeliveryReceipt(BaseModel):
     crawl_id: str | None
     event_type: str | None
     webhook_id: str | None
+    detail: str | None = Field(
+        default=None,
+        description="Why the delivery is stored but not indexed, for an unknown event type.",
+    )
 
 
 class HealthStatus(BaseModel):

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from webhook_receiver.envelope import DeliveryIds, rejected_dedupe_key
+from webhook_receiver.known_crawls import KnownCrawls
 from webhook_receiver.warehouse import database_error_summary, set_statement_timeout
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,11 @@ _INSERT_DELIVERY = text(
     """
 )
 
-_SELECT_DELIVERY_ID = text(
-    "SELECT id FROM webhook.staged_deliveries WHERE dedupe_key = :dedupe_key"
+_SELECT_DELIVERY = text(
+    """
+    SELECT id, crawl_id, event_type, webhook_id FROM webhook.staged_deliveries
+    WHERE dedupe_key = :dedupe_key
+    """
 )
 
 _INSERT_CRAWL_SESSION = text(
@@ -74,23 +78,28 @@ class StagingResult:
 
     `row` is the row as written, which differs from the requested one when PostgreSQL
     rejected the payload. `delivery_id` is None only if a conflicting row vanished between
-    the insert and the lookup.
+    the insert and the lookup. `stored_ids` are the ids of the row already stored under the
+    deduplication key when this call inserted nothing, which can differ from the request's.
     """
 
     delivery_id: int | None
     inserted: bool
     row: StagingRow
+    stored_ids: DeliveryIds | None = None
 
 
-def stage_delivery(engine: Engine, row: StagingRow) -> StagingResult:
+def stage_delivery(
+    engine: Engine, row: StagingRow, known_crawls: KnownCrawls | None = None
+) -> StagingResult:
     """Insert `row` and commit, or find the row that already has its deduplication key.
 
     If PostgreSQL rejects the payload value (a DataError), the delivery is stored as
     rejected with the raw body and the error, so the raw insert still succeeds. Other
-    database errors propagate.
+    database errors propagate. A crawl in `known_crawls` already has its session row, so its
+    insert is skipped; a crawl whose row this call ensured is added after the commit.
     """
     try:
-        return _insert_delivery(engine, row)
+        return _insert_delivery(engine, row, known_crawls)
     except DataError as error:
         reason = database_error_summary(error)
         log.warning(
@@ -108,10 +117,17 @@ def stage_delivery(engine: Engine, row: StagingRow) -> StagingResult:
             parse_error=f"PostgreSQL rejected the payload: {reason}",
             opens_crawl_session=False,
         )
-        return _insert_delivery(engine, fallback)
+        return _insert_delivery(engine, fallback, known_crawls)
 
 
-def _insert_delivery(engine: Engine, row: StagingRow) -> StagingResult:
+def _insert_delivery(
+    engine: Engine, row: StagingRow, known_crawls: KnownCrawls | None
+) -> StagingResult:
+    # The crawl whose session row this delivery ensures, unless it is known to exist.
+    session_crawl_id = row.ids.crawl_id if row.opens_crawl_session else None
+    if known_crawls is not None and session_crawl_id in known_crawls:
+        session_crawl_id = None
+    session_ensured = False
     with engine.begin() as connection:
         set_statement_timeout(connection)
         delivery_id = connection.execute(
@@ -131,20 +147,26 @@ def _insert_delivery(engine: Engine, row: StagingRow) -> StagingResult:
         ).scalar_one_or_none()
 
         if delivery_id is None:
-            existing_id = connection.execute(
-                _SELECT_DELIVERY_ID, {"dedupe_key": row.dedupe_key}
-            ).scalar_one_or_none()
-            return StagingResult(delivery_id=existing_id, inserted=False, row=row)
+            existing = connection.execute(
+                _SELECT_DELIVERY, {"dedupe_key": row.dedupe_key}
+            ).one_or_none()
+            if existing is None:
+                return StagingResult(delivery_id=None, inserted=False, row=row)
+            stored_ids = DeliveryIds(existing.crawl_id, existing.event_type, existing.webhook_id)
+            return StagingResult(existing.id, inserted=False, row=row, stored_ids=stored_ids)
 
-        if row.opens_crawl_session and row.ids.crawl_id is not None:
-            _open_crawl_session(connection, row.ids.crawl_id)
-        return StagingResult(delivery_id=delivery_id, inserted=True, row=row)
+        if session_crawl_id is not None:
+            session_ensured = _open_crawl_session(connection, session_crawl_id)
+    if session_ensured and known_crawls is not None and session_crawl_id is not None:
+        known_crawls.add(session_crawl_id)
+    return StagingResult(delivery_id=delivery_id, inserted=True, row=row)
 
 
-def _open_crawl_session(connection: Connection, crawl_id: str) -> None:
+def _open_crawl_session(connection: Connection, crawl_id: str) -> bool:
     """Create the crawl's session row if it is missing, inside a savepoint.
 
-    A failure here rolls back only the savepoint, so the delivery row still commits.
+    A failure here rolls back only the savepoint, so the delivery row still commits. Returns
+    whether the row now exists.
     """
     try:
         with connection.begin_nested():
@@ -155,3 +177,5 @@ def _open_crawl_session(connection: Connection, crawl_id: str) -> None:
             crawl_id,
             error.__class__.__name__,
         )
+        return False
+    return True

@@ -12,16 +12,19 @@ from sqlalchemy import Engine, text
 
 from webhook_receiver import warehouse
 from webhook_receiver.envelope import DeliveryIds, body_sha256
+from webhook_receiver.known_crawls import KnownCrawls
 from webhook_receiver.staging import StagingRow, StagingStatus, stage_delivery
 
 
-def accepted_row(raw_body: bytes, payload_json: str | None = None) -> StagingRow:
+def accepted_row(
+    raw_body: bytes, payload_json: str | None = None, webhook_id: str = "wh-1"
+) -> StagingRow:
     return StagingRow(
         raw_body=raw_body,
         body_sha256=body_sha256(raw_body),
         payload_json=payload_json if payload_json is not None else raw_body.decode("utf-8"),
-        ids=DeliveryIds(crawl_id="job-1", event_type="crawl.page", webhook_id="wh-1"),
-        dedupe_key="webhook:wh-1",
+        ids=DeliveryIds(crawl_id="job-1", event_type="crawl.page", webhook_id=webhook_id),
+        dedupe_key=f"webhook:{webhook_id}",
         signature_verified=True,
         status=StagingStatus.ACCEPTED,
         parse_error=None,
@@ -81,3 +84,30 @@ def test_session_failure_keeps_delivery(
     assert response.status_code == 200
     assert len(staged_rows(engine)) == 1
     assert crawl_sessions(engine) == {}
+
+    # The failed insert left the crawl unknown, so its next delivery creates the row.
+    retry = json.dumps({"type": "crawl.page", "id": "job-locked", "webhookId": "wh-l2"}).encode()
+    assert post_delivery(retry).status_code == 200
+    assert list(crawl_sessions(engine)) == ["job-locked"]
+
+
+def test_known_crawl_skips_session_insert(engine: Engine) -> None:
+    known = KnownCrawls()
+    stage_delivery(engine, accepted_row(b'{"id":"job-1"}', webhook_id="wh-1"), known)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM webhook.crawl_sessions"))
+
+    stage_delivery(engine, accepted_row(b'{"id":"job-1"}', webhook_id="wh-2"), known)
+
+    assert "job-1" in known
+    assert len(staged_rows(engine)) == 2
+    assert crawl_sessions(engine) == {}
+
+
+def test_unknown_crawl_gets_session_row(engine: Engine) -> None:
+    known = KnownCrawls()
+
+    stage_delivery(engine, accepted_row(b'{"id":"job-1"}'), known)
+
+    assert list(crawl_sessions(engine)) == ["job-1"]
+    assert "job-1" in known

@@ -192,6 +192,62 @@ def test_same_webhook_id_new_body_is_duplicate(post_delivery: PostDelivery, engi
     assert len(staged_rows(engine)) == 1
 
 
+def test_reused_webhook_id_echoes_stored_ids(post_delivery: PostDelivery, engine: Engine) -> None:
+    post_delivery(page_body("wh-reused", crawl_id="job-first"))
+
+    response = post_delivery(
+        page_body("wh-reused", event_type="crawl.exploded", crawl_id="job-new")
+    )
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "duplicate"
+    assert response.json()["crawl_id"] == "job-first"
+    assert response.json()["event_type"] == "crawl.page"
+    assert response.json()["detail"] is None
+    [row] = staged_rows(engine)
+    assert row["crawl_id"] == "job-first"
+
+
+@pytest.mark.parametrize(
+    ("event_type", "detail"),
+    [
+        (
+            "CRAWL.PAGE",
+            "event type 'CRAWL.PAGE' is stored but not indexed: event types are "
+            "lowercase, so send 'crawl.page'",
+        ),
+        (
+            " crawl.completed",
+            "event type ' crawl.completed' is stored but not indexed: event "
+            "types are lowercase, so send 'crawl.completed'",
+        ),
+        (
+            "crawl.exploded",
+            "event type 'crawl.exploded' is not a Firecrawl crawl or batch "
+            "scrape event, so the delivery is stored but not indexed",
+        ),
+    ],
+)
+def test_unknown_event_type_explains_202(
+    post_delivery: PostDelivery, engine: Engine, event_type: str, detail: str
+) -> None:
+    response = post_delivery(page_body(f"wh-{event_type}", event_type=event_type))
+
+    assert response.status_code == 202
+    assert response.json()["status"] == "stored"
+    assert response.json()["detail"] == detail
+    [row] = staged_rows(engine)
+    assert row["event_type"] == event_type
+    assert crawl_sessions(engine) == {}
+
+
+def test_known_event_type_has_no_detail(post_delivery: PostDelivery) -> None:
+    response = post_delivery(page_body("wh-plain"))
+
+    assert response.status_code == 200
+    assert response.json()["detail"] is None
+
+
 def test_repeat_without_webhook_id_is_duplicate(
     post_delivery: PostDelivery, engine: Engine
 ) -> None:

@@ -81,7 +81,12 @@ async def receive_firecrawl_webhook(
         result = DeliveryResult(outcome=Outcome.REJECTED, status_code=400, reason=reason)
     else:
         result = await run_in_threadpool(
-            receive_delivery, state.engine, state.webhook_secret, raw_body, signature
+            receive_delivery,
+            state.engine,
+            state.webhook_secret,
+            raw_body,
+            signature,
+            state.known_crawls,
         )
 
     elapsed_ms = (time.perf_counter() - started) * 1000
@@ -99,6 +104,7 @@ def delivery_response(result: DeliveryResult) -> JSONResponse:
             crawl_id=result.ids.crawl_id,
             event_type=result.ids.event_type,
             webhook_id=result.ids.webhook_id,
+            detail=result.detail,
         )
         return JSONResponse(receipt.model_dump(mode="json"), status_code=result.status_code)
 
