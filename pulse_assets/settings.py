@@ -48,6 +48,11 @@ class PulseSettings(BaseSettings):
     max_body_bytes: int = Field(
         default=32 * 1024 * 1024, description="Largest webhook body accepted, in bytes."
     )
+    receiver_threads: int = Field(
+        default=8,
+        ge=1,
+        description="Deliveries that the receiver stores at once; the others wait in order.",
+    )
 
     @cached_property
     def home_dir(self) -> Path:

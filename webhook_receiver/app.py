@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -60,6 +61,7 @@ def create_app(settings: PulseSettings | None = None, engine: Engine | None = No
         engine=receiver_engine,
         webhook_secret=webhook_secret,
         log_limiter=RepeatLimiter(),
+        staging_limiter=anyio.CapacityLimiter(settings.receiver_threads),
     )
     app.include_router(webhooks.router)
     app.include_router(metrics.router)

@@ -85,3 +85,11 @@ def test_openapi_lists_routes(client: TestClient) -> None:
 
 def test_docs_page_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
+
+
+def test_receiver_threads_limit_staging(tmp_path: Path, engine: Engine) -> None:
+    settings = make_settings(tmp_path, webhook_secret="s3cret", receiver_threads=3)
+
+    app = create_app(settings, engine)
+
+    assert app.state.receiver.staging_limiter.total_tokens == 3

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
+from functools import partial
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from webhook_receiver.delivery import (
@@ -80,7 +81,7 @@ async def receive_firecrawl_webhook(
         reason = "client disconnected before sending the whole body"
         result = DeliveryResult(outcome=Outcome.REJECTED, status_code=400, reason=reason)
     else:
-        result = await run_in_threadpool(
+        handle = partial(
             receive_delivery,
             state.engine,
             state.webhook_secret,
@@ -88,6 +89,7 @@ async def receive_firecrawl_webhook(
             signature,
             state.known_crawls,
         )
+        result = await anyio.to_thread.run_sync(handle, limiter=state.staging_limiter)
 
     elapsed_ms = (time.perf_counter() - started) * 1000
     log_delivery(state.log_limiter, result, elapsed_ms)
