@@ -138,6 +138,9 @@ def main() -> None:
             "run_success": result.success,
             "pipeline_s": round(pipeline["s"], 2),
             "peak_rss_mib_after_pipeline": round(pipeline_rss, 1),
+            # With the floors, the first floor run embeds in this process before the pipeline,
+            # so the peak is theirs together; `--no-floor` gives the pipeline's alone.
+            "peak_rss_includes_floor": floor_before is not None,
         }
         if floor_before is not None:
             if sorted(texts) != sorted(expected_texts):
