@@ -3,8 +3,8 @@
 Stages the demo crawl (or `--copies N` of it under new URLs) through the receiver app. Then it
 runs the `index_crawl` job in this process against a scratch warehouse, Qdrant local mode and a
 Dagster instance. The floor is fastembed alone on the same chunks, with the same model in the
-same process, ordered by length as the pipeline orders them and timed before and after the
-pipeline; the naive run embeds them in crawl order.
+same process, ordered by length as the pipeline orders them. It is timed before and after the
+pipeline. The naive run embeds the same chunks in crawl order.
 Goals: pipeline ÷ floor ≤ 1.15 and pipeline ÷ naive ≤ 0.8.
 
     .venv/bin/python benchmarks/pipeline.py                  # the demo crawl, with floors

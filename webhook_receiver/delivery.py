@@ -145,8 +145,8 @@ def _stage(engine: Engine, row: StagingRow, known_crawls: KnownCrawls | None) ->
             reason="invalid body",
         )
 
-    # A repeat answers with the stored delivery's ids, which a reused webhookId can make
-    # differ from the ids in this body.
+    # The response to a repeat carries the stored delivery's ids, because a reused webhookId
+    # can make them differ from the ids in this body.
     ids = written.ids if staged.stored_ids is None else staged.stored_ids
     unknown = classify_event_type(ids.event_type) is EventKind.UNKNOWN
     return DeliveryResult(

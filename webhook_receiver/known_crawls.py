@@ -12,7 +12,7 @@ KNOWN_CRAWLS_CAPACITY = 10_000
 
 
 class KnownCrawls:
-    """A bounded, thread-safe set of crawl ids, which forgets the least recently used first.
+    """A bounded, thread-safe set of crawl ids, which evicts the least recently used id first.
 
     The receiver adds a crawl id once the transaction that inserted or found its session row
     has committed, and skips the session insert for the crawl's later deliveries. A row deleted
@@ -39,7 +39,7 @@ class KnownCrawls:
             return len(self._ids)
 
     def add(self, crawl_id: str) -> None:
-        """Remember the crawl id, forgetting the least recently used id when full."""
+        """Add the crawl id, evicting the least recently used id when full."""
         with self._lock:
             self._ids[crawl_id] = None
             self._ids.move_to_end(crawl_id)

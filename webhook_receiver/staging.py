@@ -96,7 +96,7 @@ def stage_delivery(
     If PostgreSQL rejects the payload value (a DataError), the delivery is stored as
     rejected with the raw body and the error, so the raw insert still succeeds. Other
     database errors propagate. A crawl in `known_crawls` already has its session row, so its
-    insert is skipped; a crawl whose row this call ensured is added after the commit.
+    insert is skipped. A crawl whose row this call ensured is added after the commit.
     """
     try:
         return _insert_delivery(engine, row, known_crawls)

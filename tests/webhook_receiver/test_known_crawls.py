@@ -1,4 +1,4 @@
-"""KnownCrawls: a bounded set of crawl ids that forgets the least recently used first."""
+"""KnownCrawls: a bounded set of crawl ids that evicts the least recently used first."""
 
 from __future__ import annotations
 

@@ -146,7 +146,7 @@ def test_rank_candidates_fixed_weights_override_coverage() -> None:
     assert [item.item_id for item in ranked] == ["b2", "b1"]
 
 
-def test_top_coverage_reads_the_index_holding_the_first_id() -> None:
+def test_top_coverage_uses_first_id() -> None:
     first = Bm25Index.build(["f1"], ["volcano ash"])
     second = Bm25Index.build(["s1", "s2"], ["lava flows", "lava ash cloud"])
 
