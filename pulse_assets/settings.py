@@ -51,7 +51,15 @@ class PulseSettings(BaseSettings):
     receiver_threads: int = Field(
         default=8,
         ge=1,
-        description="Deliveries that the receiver stores at once; the others wait in order.",
+        description="Worker threads of the receiver that parse large bodies and store batches.",
+    )
+    receiver_writers: int = Field(
+        default=2,
+        ge=1,
+        description=(
+            "Transactions that the receiver commits deliveries in at once. Deliveries that "
+            "arrive meanwhile wait and go into the next transaction together."
+        ),
     )
 
     @cached_property

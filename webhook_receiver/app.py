@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import anyio
 from fastapi import FastAPI
@@ -12,8 +13,11 @@ from sqlalchemy import Engine
 
 from pulse_assets.settings import PulseSettings, load_settings
 from webhook_receiver.deps import ReceiverState
+from webhook_receiver.known_crawls import KnownCrawls
 from webhook_receiver.repeat_limiter import RepeatLimiter
 from webhook_receiver.routes import health, metrics, search, webhooks
+from webhook_receiver.staging import stage_deliveries
+from webhook_receiver.staging_writer import StagingWriter
 from webhook_receiver.warehouse import create_receiver_engine
 
 log = logging.getLogger(__name__)
@@ -46,6 +50,9 @@ def create_app(settings: PulseSettings | None = None, engine: Engine | None = No
         try:
             yield
         finally:
+            # Rows of requests that went away while waiting are still written before the
+            # engine closes.
+            await app.state.receiver.staging_writer.wait_written()
             if owns_engine:
                 receiver_engine.dispose()
             log.info("Webhook receiver stopped")
@@ -56,12 +63,17 @@ def create_app(settings: PulseSettings | None = None, engine: Engine | None = No
         version="0.1.0",
         lifespan=lifespan,
     )
+    known_crawls = KnownCrawls()
+    limiter = anyio.CapacityLimiter(settings.receiver_threads)
+    write = partial(stage_deliveries, receiver_engine, known_crawls=known_crawls)
     app.state.receiver = ReceiverState(
         settings=settings,
         engine=receiver_engine,
         webhook_secret=webhook_secret,
         log_limiter=RepeatLimiter(),
-        staging_limiter=anyio.CapacityLimiter(settings.receiver_threads),
+        known_crawls=known_crawls,
+        staging_limiter=limiter,
+        staging_writer=StagingWriter(write, writers=settings.receiver_writers, limiter=limiter),
     )
     app.include_router(webhooks.router)
     app.include_router(metrics.router)

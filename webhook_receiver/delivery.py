@@ -1,7 +1,8 @@
 """Handling of one webhook delivery: verify the signature, parse the body, stage it.
 
-This is the synchronous core of `POST /webhooks/firecrawl`. The route runs it in a worker
-thread, so HMAC, JSON parsing and the database round trips stay off the event loop.
+These are the synchronous steps of `POST /webhooks/firecrawl`. The route runs
+`prepare_delivery` in a worker thread, so HMAC and JSON parsing stay off the event loop, and
+stages the row through a `StagingWriter`, which commits concurrent deliveries together.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from webhook_receiver.envelope import (
 from webhook_receiver.event_types import EventKind, classify_event_type, unknown_event_detail
 from webhook_receiver.known_crawls import KnownCrawls
 from webhook_receiver.signature import SignatureError, verify_signature
-from webhook_receiver.staging import StagingRow, StagingStatus, stage_delivery
+from webhook_receiver.staging import StagingResult, StagingRow, StagingStatus, stage_delivery
 from webhook_receiver.warehouse import database_error_summary
 
 NO_IDS = DeliveryIds(crawl_id=None, event_type=None, webhook_id=None)
@@ -65,12 +66,30 @@ def receive_delivery(
     signature_header: str | None,
     known_crawls: KnownCrawls | None = None,
 ) -> DeliveryResult:
-    """Verify, parse and stage one delivery.
+    """Verify, parse and stage one delivery in its own transaction.
+
+    The route does the same in two steps, `prepare_delivery` and a batched write; this form
+    serves callers that store one delivery at a time. `known_crawls` lets `stage_delivery`
+    skip session inserts for crawls it has seen.
+    """
+    prepared = prepare_delivery(webhook_secret, raw_body, signature_header)
+    if isinstance(prepared, DeliveryResult):
+        return prepared
+    try:
+        staged = stage_delivery(engine, prepared, known_crawls)
+    except SQLAlchemyError as error:
+        return unavailable_result(prepared, error)
+    return staged_result(staged)
+
+
+def prepare_delivery(
+    webhook_secret: str | None, raw_body: bytes, signature_header: str | None
+) -> StagingRow | DeliveryResult:
+    """Verify and parse one delivery into the row to stage, or the result that refuses it.
 
     With `webhook_secret` None, signatures are not checked and `signature_header` is
-    ignored. Unsigned or wrongly signed bodies are never stored. A signed body that does
-    not parse is stored as rejected. Database errors become an UNAVAILABLE result.
-    `known_crawls` lets `stage_delivery` skip session inserts for crawls it has seen.
+    ignored. Unsigned or wrongly signed bodies get a 401 result and are never stored. A
+    signed body that does not parse becomes a rejected row, which is stored.
     """
     sha256_hex = body_sha256(raw_body)
 
@@ -90,7 +109,7 @@ def receive_delivery(
     try:
         envelope = parse_envelope(raw_body, sha256_hex)
     except EnvelopeError as error:
-        row = StagingRow(
+        return StagingRow(
             raw_body=raw_body,
             body_sha256=sha256_hex,
             payload_json=None,
@@ -101,10 +120,9 @@ def receive_delivery(
             parse_error=error.detail,
             opens_crawl_session=False,
         )
-        return _stage(engine, row, known_crawls)
 
     kind = classify_event_type(envelope.ids.event_type)
-    row = StagingRow(
+    return StagingRow(
         raw_body=raw_body,
         body_sha256=sha256_hex,
         payload_json=envelope.payload_json,
@@ -115,24 +133,23 @@ def receive_delivery(
         parse_error=None,
         opens_crawl_session=kind is EventKind.PIPELINE,
     )
-    return _stage(engine, row, known_crawls)
 
 
-def _stage(engine: Engine, row: StagingRow, known_crawls: KnownCrawls | None) -> DeliveryResult:
-    try:
-        staged = stage_delivery(engine, row, known_crawls)
-    except SQLAlchemyError as error:
-        return DeliveryResult(
-            outcome=Outcome.UNAVAILABLE,
-            status_code=503,
-            ids=row.ids,
-            detail=(
-                f"warehouse unavailable ({error.__class__.__name__}), "
-                f"retry in {RETRY_AFTER_S} seconds"
-            ),
-            reason=f"warehouse {error.__class__.__name__}: {database_error_summary(error)}",
-        )
+def unavailable_result(row: StagingRow, error: SQLAlchemyError) -> DeliveryResult:
+    """Map a database error while staging `row` to a 503 that asks the client to retry."""
+    return DeliveryResult(
+        outcome=Outcome.UNAVAILABLE,
+        status_code=503,
+        ids=row.ids,
+        detail=(
+            f"warehouse unavailable ({error.__class__.__name__}), retry in {RETRY_AFTER_S} seconds"
+        ),
+        reason=f"warehouse {error.__class__.__name__}: {database_error_summary(error)}",
+    )
 
+
+def staged_result(staged: StagingResult) -> DeliveryResult:
+    """Map the stored row of a delivery to its result: stored, duplicate or rejected."""
     written = staged.row
     if written.status is StagingStatus.REJECTED:
         return DeliveryResult(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated
 
 import anyio
@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from pulse_assets.settings import PulseSettings
 from webhook_receiver.known_crawls import KnownCrawls
 from webhook_receiver.repeat_limiter import RepeatLimiter
+from webhook_receiver.staging_writer import StagingWriter
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,12 @@ class ReceiverState:
     engine: Engine
     webhook_secret: str | None
     log_limiter: RepeatLimiter
-    known_crawls: KnownCrawls = field(default_factory=KnownCrawls)
-    # Worker threads that store deliveries at once, `settings.receiver_threads`. Fewer than
-    # anyio's default of 40 contend less for the GIL: on 127.0.0.1 with 32 clients, 8 threads
-    # stored 520 deliveries/s at a p99 of 100 ms, and 40 threads 246/s at 321 ms.
-    staging_limiter: anyio.CapacityLimiter = field(default_factory=lambda: anyio.CapacityLimiter(8))
+    known_crawls: KnownCrawls
+    # Worker threads that parse and store deliveries at once, `settings.receiver_threads`.
+    # Fewer than anyio's default of 40 contend less for the GIL: on 127.0.0.1 with 32 clients,
+    # 8 threads stored 520 deliveries/s at a p99 of 100 ms, and 40 threads 246/s at 321 ms.
+    staging_limiter: anyio.CapacityLimiter
+    staging_writer: StagingWriter
 
 
 def get_receiver_state(request: Request) -> ReceiverState:

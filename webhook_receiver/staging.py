@@ -1,13 +1,16 @@
-"""The durable insert of one delivery into `webhook.staged_deliveries`.
+"""The durable insert of deliveries into `webhook.staged_deliveries`.
 
 Each delivery is committed before the receiver responds, so a 2xx means the body is stored.
 The unique `dedupe_key` with `ON CONFLICT DO NOTHING` makes redeliveries and concurrent
-retries of one delivery store a single row.
+retries of one delivery store a single row. `stage_deliveries` commits several deliveries in
+one transaction and one statement; `stage_delivery` stores one, and is the fallback that sets
+a delivery apart when PostgreSQL rejects a value in a batch.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -35,17 +38,43 @@ _INSERT_DELIVERY = text(
     """
 )
 
+# One statement for a whole batch: each parameter is an array with one element per delivery.
+_INSERT_DELIVERIES = text(
+    """
+    INSERT INTO webhook.staged_deliveries (
+        raw_body, body_sha256, payload, crawl_id, event_type, webhook_id, dedupe_key,
+        signature_verified, status, parse_error
+    )
+    SELECT * FROM unnest(
+        CAST(:raw_bodies AS bytea[]), CAST(:body_sha256s AS text[]), CAST(:payloads AS jsonb[]),
+        CAST(:crawl_ids AS text[]), CAST(:event_types AS text[]), CAST(:webhook_ids AS text[]),
+        CAST(:dedupe_keys AS text[]), CAST(:signatures_verified AS boolean[]),
+        CAST(:statuses AS text[]), CAST(:parse_errors AS text[])
+    )
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id, dedupe_key
+    """
+)
+
+_SELECT_DELIVERIES = text(
+    """
+    SELECT id, dedupe_key, crawl_id, event_type, webhook_id FROM webhook.staged_deliveries
+    WHERE dedupe_key = ANY(CAST(:dedupe_keys AS text[]))
+    """
+)
+
+_INSERT_CRAWL_SESSIONS = text(
+    """
+    INSERT INTO webhook.crawl_sessions (crawl_id)
+    SELECT unnest(CAST(:crawl_ids AS text[]))
+    ON CONFLICT (crawl_id) DO NOTHING
+    """
+)
+
 _SELECT_DELIVERY = text(
     """
     SELECT id, crawl_id, event_type, webhook_id FROM webhook.staged_deliveries
     WHERE dedupe_key = :dedupe_key
-    """
-)
-
-_INSERT_CRAWL_SESSION = text(
-    """
-    INSERT INTO webhook.crawl_sessions (crawl_id) VALUES (:crawl_id)
-    ON CONFLICT (crawl_id) DO NOTHING
     """
 )
 
@@ -120,6 +149,100 @@ def stage_delivery(
         return _insert_delivery(engine, fallback, known_crawls)
 
 
+def stage_deliveries(
+    engine: Engine, rows: Sequence[StagingRow], known_crawls: KnownCrawls | None = None
+) -> list[StagingResult]:
+    """Insert `rows` in one transaction and commit; return one result per row, in order.
+
+    A row whose deduplication key is already stored, or appears earlier in `rows`, inserts
+    nothing and gets the stored row's ids. If PostgreSQL rejects a value of any row (a
+    DataError), the batch rolls back and each row is staged alone by `stage_delivery`, which
+    stores a rejected payload as rejected. Other database errors propagate, and then none of
+    the rows is stored.
+    """
+    if not rows:
+        return []
+    try:
+        return _insert_deliveries(engine, rows, known_crawls)
+    except DataError as error:
+        log.info(
+            "PostgreSQL rejected a value in a batch of %d deliveries, staging them one by one: %s",
+            len(rows),
+            database_error_summary(error),
+        )
+        return [stage_delivery(engine, row, known_crawls) for row in rows]
+
+
+def _insert_deliveries(
+    engine: Engine, rows: Sequence[StagingRow], known_crawls: KnownCrawls | None
+) -> list[StagingResult]:
+    # Rows go in in key order, so that batches that share keys lock them in the same order.
+    ordered = sorted(rows, key=lambda row: row.dedupe_key)
+    with engine.begin() as connection:
+        set_statement_timeout(connection)
+        inserted = connection.execute(
+            _INSERT_DELIVERIES,
+            {
+                "raw_bodies": [row.raw_body for row in ordered],
+                "body_sha256s": [row.body_sha256 for row in ordered],
+                "payloads": [row.payload_json for row in ordered],
+                "crawl_ids": [row.ids.crawl_id for row in ordered],
+                "event_types": [row.ids.event_type for row in ordered],
+                "webhook_ids": [row.ids.webhook_id for row in ordered],
+                "dedupe_keys": [row.dedupe_key for row in ordered],
+                "signatures_verified": [row.signature_verified for row in ordered],
+                "statuses": [row.status.value for row in ordered],
+                "parse_errors": [row.parse_error for row in ordered],
+            },
+        ).all()
+        new_ids = {found.dedupe_key: found.id for found in inserted}
+
+        # The first row with a new key inserted it; the others repeat a stored delivery.
+        results: list[StagingResult | None] = [None] * len(rows)
+        repeats: list[int] = []
+        for index, row in enumerate(rows):
+            delivery_id = new_ids.pop(row.dedupe_key, None)
+            if delivery_id is None:
+                repeats.append(index)
+            else:
+                results[index] = StagingResult(delivery_id=delivery_id, inserted=True, row=row)
+        if repeats:
+            keys = sorted({rows[index].dedupe_key for index in repeats})
+            stored = {
+                found.dedupe_key: found
+                for found in connection.execute(_SELECT_DELIVERIES, {"dedupe_keys": keys})
+            }
+            for index in repeats:
+                row = rows[index]
+                existing = stored.get(row.dedupe_key)
+                if existing is None:
+                    results[index] = StagingResult(delivery_id=None, inserted=False, row=row)
+                    continue
+                stored_ids = DeliveryIds(
+                    existing.crawl_id, existing.event_type, existing.webhook_id
+                )
+                results[index] = StagingResult(
+                    existing.id, inserted=False, row=row, stored_ids=stored_ids
+                )
+
+        session_crawl_ids = {
+            row.ids.crawl_id
+            for row, result in zip(rows, results, strict=True)
+            if row.opens_crawl_session
+            and row.ids.crawl_id is not None
+            and result is not None
+            and result.inserted
+            and (known_crawls is None or row.ids.crawl_id not in known_crawls)
+        }
+        sessions_ensured = bool(session_crawl_ids) and _open_crawl_sessions(
+            connection, list(session_crawl_ids)
+        )
+    if sessions_ensured and known_crawls is not None:
+        for crawl_id in session_crawl_ids:
+            known_crawls.add(crawl_id)
+    return [result for result in results if result is not None]
+
+
 def _insert_delivery(
     engine: Engine, row: StagingRow, known_crawls: KnownCrawls | None
 ) -> StagingResult:
@@ -156,25 +279,26 @@ def _insert_delivery(
             return StagingResult(existing.id, inserted=False, row=row, stored_ids=stored_ids)
 
         if session_crawl_id is not None:
-            session_ensured = _open_crawl_session(connection, session_crawl_id)
+            session_ensured = _open_crawl_sessions(connection, [session_crawl_id])
     if session_ensured and known_crawls is not None and session_crawl_id is not None:
         known_crawls.add(session_crawl_id)
     return StagingResult(delivery_id=delivery_id, inserted=True, row=row)
 
 
-def _open_crawl_session(connection: Connection, crawl_id: str) -> bool:
-    """Create the crawl's session row if it is missing, inside a savepoint.
+def _open_crawl_sessions(connection: Connection, crawl_ids: Sequence[str]) -> bool:
+    """Create the crawls' session rows that are missing, inside a savepoint.
 
-    A failure here rolls back only the savepoint, so the delivery row still commits. Returns
-    whether the row now exists.
+    A failure here rolls back only the savepoint, so the delivery rows still commit. Returns
+    whether the rows now exist. The ids go in sorted order, so two transactions that insert
+    the same crawls wait for each other instead of deadlocking.
     """
     try:
         with connection.begin_nested():
-            connection.execute(_INSERT_CRAWL_SESSION, {"crawl_id": crawl_id})
+            connection.execute(_INSERT_CRAWL_SESSIONS, {"crawl_ids": sorted(crawl_ids)})
     except SQLAlchemyError as error:
         log.warning(
-            "Failed to create the crawl_sessions row for crawl_id=%r, keeping the delivery: %s",
-            crawl_id,
+            "Failed to create the crawl_sessions rows for crawl_id=%s, keeping the deliveries: %s",
+            ",".join(repr(crawl_id) for crawl_id in sorted(crawl_ids)),
             error.__class__.__name__,
         )
         return False

@@ -24,6 +24,7 @@ from receiver_support import (
 from sqlalchemy import Engine
 
 from webhook_receiver.app import create_app
+from webhook_receiver.routes.webhooks import INLINE_PREPARE_BYTES
 from webhook_receiver.signature import sign_body
 
 PROPERTY_NAME_EXPECTED = "Expecting property name enclosed in double quotes"
@@ -129,6 +130,34 @@ def test_bad_signature_not_stored(
     assert response.status_code == 401
     assert response.json() == {"detail": detail}
     assert staged_rows(engine) == []
+
+
+def sized_page_body(size: int) -> bytes:
+    """Return a crawl.page body of exactly `size` bytes, padded in its markdown."""
+    empty = page_body("wh-sized")
+    document = json.loads(empty)
+    document["data"][0]["markdown"] += "x" * (size - len(empty))
+    sized = body_of(document)
+    assert len(sized) == size
+    return sized
+
+
+@pytest.mark.parametrize(
+    "size", [INLINE_PREPARE_BYTES, INLINE_PREPARE_BYTES + 1], ids=["on-loop", "in-thread"]
+)
+def test_body_either_side_of_inline_size(
+    post_delivery: PostDelivery, engine: Engine, size: int
+) -> None:
+    body = sized_page_body(size)
+
+    forged = post_delivery(body, signature="sha256=" + "0" * 64)
+    stored = post_delivery(body)
+
+    assert forged.status_code == 401
+    assert stored.status_code == 200
+    [row] = staged_rows(engine)
+    assert row["raw_body"] == body
+    assert row["id"] == stored.json()["delivery_id"]
 
 
 def test_bad_signature_log_line(
