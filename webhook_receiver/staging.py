@@ -2,9 +2,11 @@
 
 Each delivery is committed before the receiver responds, so a 2xx means the body is stored.
 The unique `dedupe_key` with `ON CONFLICT DO NOTHING` makes redeliveries and concurrent
-retries of one delivery store a single row. `stage_deliveries` commits several deliveries in
-one transaction and one statement; `stage_delivery` stores one, and is the fallback that sets
-a delivery apart when PostgreSQL rejects a value in a batch.
+retries of one delivery store a single row.
+
+`stage_deliveries` commits several deliveries with one statement and one commit.
+`stage_delivery` stores one delivery. It is also the fallback for each row of a batch in
+which PostgreSQL rejected a value.
 """
 
 from __future__ import annotations
@@ -152,7 +154,7 @@ def stage_delivery(
 def stage_deliveries(
     engine: Engine, rows: Sequence[StagingRow], known_crawls: KnownCrawls | None = None
 ) -> list[StagingResult]:
-    """Insert `rows` in one transaction and commit; return one result per row, in order.
+    """Insert `rows` in one transaction, commit, and return one result per row, in order.
 
     A row whose deduplication key is already stored, or appears earlier in `rows`, inserts
     nothing and gets the stored row's ids. If PostgreSQL rejects a value of any row (a

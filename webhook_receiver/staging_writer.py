@@ -1,6 +1,6 @@
 """Group commit: deliveries that arrive while a write runs are committed together.
 
-Each request waits until the transaction that holds its row has committed, so a 2xx still
+Each request waits until the transaction that contains its row has committed, so a 2xx still
 means the delivery is stored. A write takes every row that is waiting, up to a bound, so a
 lone delivery is written at once, and under load one commit serves many deliveries instead of
 each paying its own round trips and WAL flush.
@@ -35,7 +35,7 @@ class _Waiting:
 class StagingWriter:
     """Writes staging rows in batches from at most `writers` worker threads at once.
 
-    `write` stores a batch and returns one result per row, in order, or raises; its error
+    `write` stores a batch and returns one result per row, in order, or raises. Its error
     then reaches every request of the batch. The threads come from `limiter`, which the
     receiver shares with its other blocking work.
     """
@@ -60,7 +60,7 @@ class StagingWriter:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def stage(self, row: StagingRow) -> StagingResult:
-        """Return the result of `row` once the transaction that holds it has committed."""
+        """Return the result of `row` once the transaction that contains it has committed."""
         loop = asyncio.get_running_loop()
         waiting = _Waiting(row, loop.create_future())
         self._waiting.append(waiting)

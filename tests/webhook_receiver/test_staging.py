@@ -136,7 +136,7 @@ def test_stage_deliveries_inserts_batch_in_order(engine: Engine) -> None:
     assert [stored[row.dedupe_key]["payload"]["n"] for row in rows] == [3, 1, 2]
 
 
-def test_stage_deliveries_stores_bytes_and_nulls_exactly(engine: Engine) -> None:
+def test_stage_deliveries_exact_bytes_and_nulls(engine: Engine) -> None:
     binary = b"\x00\xff\xfe not UTF-8 \\x00 '"
     rejected = StagingRow(
         raw_body=binary,
@@ -189,8 +189,8 @@ def test_stage_deliveries_key_already_stored(engine: Engine) -> None:
     assert len(staged_rows(engine)) == 2
 
 
-def test_stage_deliveries_rejected_value_stages_one_by_one(engine: Engine) -> None:
-    # jsonb refuses the NUL escape, so the batch statement fails and each row goes alone.
+def test_stage_deliveries_rejected_value_fallback(engine: Engine) -> None:
+    # jsonb rejects the NUL escape, so the batch statement fails and each row is staged alone.
     bad_json = '{"id": "job-1", "text": "\\u0000"}'
     bad = accepted_row(bad_json.encode(), payload_json=bad_json, webhook_id="wh-bad")
     rows = [batch_row(1), bad, batch_row(2)]
@@ -220,7 +220,8 @@ def test_stage_deliveries_opens_each_new_crawl_once(engine: Engine) -> None:
     stage_deliveries(engine, rows, known)
 
     assert sorted(crawl_sessions(engine)) == ["job-a", "job-b"]
-    assert "job-a" in known and "job-b" in known
+    assert "job-a" in known
+    assert "job-b" in known
 
 
 def test_stage_deliveries_repeat_opens_no_session(engine: Engine) -> None:
@@ -234,7 +235,7 @@ def test_stage_deliveries_repeat_opens_no_session(engine: Engine) -> None:
     assert crawl_sessions(engine) == {}
 
 
-def test_stage_deliveries_overlapping_batches_store_each_key_once(engine: Engine) -> None:
+def test_stage_deliveries_overlapping_batches(engine: Engine) -> None:
     rows = [batch_row(number, crawl_id=f"job-{number % 3}") for number in range(20)]
     orders = [random.Random(seed).sample(rows, len(rows)) for seed in range(6)]
 
