@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from dagster import ConfigurableResource, Failure
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 from sqlalchemy import Engine
 
 from pulse_assets.indexing.embedding import Embedder
 from pulse_assets.indexing.vector_store import CollectionMismatchError, VectorStore
-from pulse_assets.settings import BUNDLED_MODEL_NAME, PulseSettings
+from pulse_assets.settings import BUNDLED_MODEL_NAME, DEFAULT_BATCH_TOKENS, PulseSettings
 from warehouse_sql.connection import create_warehouse_engine, warehouse_url
 
 
@@ -65,7 +65,11 @@ class EmbedderResource(ConfigurableResource):
     model_name: str = BUNDLED_MODEL_NAME
     models_dir: str = ".pulse/models"
     threads: int = 0
-    batch_size: int = 64
+    batch_size: int = Field(default=64, description="Largest number of texts in one batch.")
+    batch_tokens: int = Field(
+        default=DEFAULT_BATCH_TOKENS,
+        description="Largest number of padded tokens in one batch, which bounds its memory.",
+    )
 
     _embedder: Embedder | None = PrivateAttr(default=None)
 
@@ -76,6 +80,7 @@ class EmbedderResource(ConfigurableResource):
                 Path(self.models_dir),
                 threads=self.threads or None,
                 batch_size=self.batch_size,
+                batch_tokens=self.batch_tokens,
             )
         return self._embedder
 
@@ -97,5 +102,6 @@ def resources_from_settings(settings: PulseSettings) -> dict[str, ConfigurableRe
             models_dir=str(settings.models_dir),
             threads=settings.embedding_threads or 0,
             batch_size=settings.embedding_batch_size,
+            batch_tokens=settings.embedding_batch_tokens,
         ),
     }

@@ -12,8 +12,9 @@ from fastembed.common.model_description import ModelSource, PoolingType
 from tokenizers import Tokenizer
 
 from pulse_assets.indexing.model_bundle import BUNDLED_MODEL_NAME, prepare_bundled_model
+from pulse_assets.settings import DEFAULT_BATCH_TOKENS
 
-__all__ = ["Embedder", "EmbeddingModelError"]
+__all__ = ["Embedder", "EmbeddingModelError", "token_batches"]
 
 _BUNDLED_MODEL_DIM = 384
 _registration_lock = threading.Lock()
@@ -37,11 +38,15 @@ class Embedder:
         models_dir: Path,
         threads: int | None = None,
         batch_size: int = 64,
+        batch_tokens: int = DEFAULT_BATCH_TOKENS,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if batch_tokens < 1:
+            raise ValueError(f"batch_tokens must be at least 1, got {batch_tokens}")
         self._model_name = model_name
         self._batch_size = batch_size
+        self._batch_tokens = batch_tokens
         if model_name == BUNDLED_MODEL_NAME:
             self._model = _load_bundled_model(models_dir, threads)
         else:
@@ -102,24 +107,57 @@ class Embedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed the texts and return a float32 array of shape (len(texts), dim) in input order.
 
-        Texts are batched in order of token length, so that each batch pads to a similar length,
-        and the rows are put back in input order afterwards.
+        The texts go to the model in the batches of `batches`, and the rows are put back in
+        input order afterwards.
         """
         if len(texts) == 0:
             return np.zeros((0, self._dim), dtype=np.float32)
         return self._embed_in_order(list(texts))
 
+    def batches(self, texts: Sequence[str]) -> list[list[int]]:
+        """Return the indices of `texts` grouped into the batches that `embed` runs.
+
+        Texts are ordered by token length, so each batch pads little. A batch holds at most
+        `batch_size` texts and at most `batch_tokens` tokens once padded, and always one text.
+        """
+        encodings = self._length_tokenizer.encode_batch(list(texts))
+        lengths = [len(encoding.ids) for encoding in encodings]
+        order = sorted(range(len(texts)), key=lengths.__getitem__)
+        return token_batches(
+            [lengths[index] for index in order], order, self._batch_size, self._batch_tokens
+        )
+
     def _embed_in_order(self, texts: list[str]) -> np.ndarray:
-        encodings = self._length_tokenizer.encode_batch(texts)
-        lengths = np.array([len(encoding.ids) for encoding in encodings])
-        order = np.argsort(lengths, kind="stable")
-        sorted_texts = [texts[index] for index in order]
-        sorted_vectors = np.stack(
-            list(self._model.embed(sorted_texts, batch_size=self._batch_size))
-        ).astype(np.float32, copy=False)
-        vectors = np.empty_like(sorted_vectors)
-        vectors[order] = sorted_vectors
+        parts: list[np.ndarray] = []
+        positions: list[int] = []
+        for batch in self.batches(texts):
+            embedded = self._model.embed([texts[index] for index in batch], batch_size=len(batch))
+            parts.append(np.stack(list(embedded)).astype(np.float32, copy=False))
+            positions.extend(batch)
+        vectors = np.empty((len(texts), parts[0].shape[1]), dtype=np.float32)
+        vectors[positions] = np.concatenate(parts)
         return vectors
+
+
+def token_batches(
+    lengths: Sequence[int], indices: Sequence[int], max_texts: int, max_tokens: int
+) -> list[list[int]]:
+    """Group `indices`, whose token `lengths` ascend, into consecutive batches.
+
+    A batch pads to the length of its last text, so it is closed before that length times its
+    text count exceeds `max_tokens`, or before it reaches `max_texts`. A text longer than
+    `max_tokens` still gets a batch of its own.
+    """
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for length, index in zip(lengths, indices, strict=True):
+        if current and (len(current) >= max_texts or (len(current) + 1) * length > max_tokens):
+            batches.append(current)
+            current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches
 
 
 # NOTE: onnxruntime's CPU memory arena grows with the number of long batches embedded (peak RSS

@@ -58,6 +58,7 @@ class SearchRuntime:
                     self.settings.models_dir,
                     threads=self.settings.embedding_threads,
                     batch_size=self.settings.embedding_batch_size,
+                    batch_tokens=self.settings.embedding_batch_tokens,
                 )
             return self._embedder
 

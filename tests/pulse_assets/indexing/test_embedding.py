@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pulse_assets.indexing.embedding import Embedder, EmbeddingModelError
+from pulse_assets.indexing.embedding import Embedder, EmbeddingModelError, token_batches
 from pulse_assets.indexing.model_bundle import BUNDLED_MODEL_NAME
 
 QUERY = "How do I declare path parameters?"
@@ -87,6 +87,57 @@ def test_splitter_tokenizer_returns_fresh_copy(embedder: Embedder) -> None:
     first = embedder.splitter_tokenizer()
     first.enable_truncation(8)
     assert embedder.splitter_tokenizer().truncation is None
+
+
+def test_embed_token_bounded_batches_keep_order(models_dir: Path) -> None:
+    # 40 tokens at most per batch splits the mixed texts into several small batches.
+    bounded = Embedder(BUNDLED_MODEL_NAME, models_dir, threads=1, batch_tokens=40)
+    assert len(bounded.batches(MIXED_LENGTH_TEXTS)) > 2
+
+    batched = bounded.embed(MIXED_LENGTH_TEXTS)
+
+    for row, text in enumerate(MIXED_LENGTH_TEXTS):
+        alone = bounded.embed([text])[0]
+        assert cosine(batched[row], alone) > 0.9999, text
+
+
+def test_batches_order_by_length_within_bounds(embedder: Embedder) -> None:
+    texts = ["word " * 200, "one", "word " * 60, "two words", "word " * 100] * 8
+    tokenizer = embedder.splitter_tokenizer()
+    lengths = [min(len(tokenizer.encode(text).ids), embedder.max_tokens) for text in texts]
+
+    batches = embedder.batches(texts)
+
+    flat = [index for batch in batches for index in batch]
+    assert sorted(flat) == list(range(len(texts)))
+    assert [lengths[index] for index in flat] == sorted(lengths)
+    for batch in batches:
+        assert len(batch) <= 64
+        assert len(batch) == 1 or len(batch) * max(lengths[index] for index in batch) <= 1024
+
+
+@pytest.mark.parametrize(
+    ("lengths", "max_texts", "max_tokens", "expected"),
+    [
+        ([1, 2, 3, 4], 2, 100, [[0, 1], [2, 3]]),
+        ([10, 10, 10, 30], 8, 40, [[0, 1, 2], [3]]),
+        ([5, 5, 15], 8, 40, [[0, 1], [2]]),
+        ([50, 60], 8, 40, [[0], [1]]),
+        ([], 8, 40, []),
+    ],
+    ids=["text-bound", "token-bound", "padded-to-last", "each-over-bound-alone", "empty"],
+)
+def test_token_batches_cases(
+    lengths: list[int], max_texts: int, max_tokens: int, expected: list[list[int]]
+) -> None:
+    indices = list(range(len(lengths)))
+
+    assert token_batches(lengths, indices, max_texts, max_tokens) == expected
+
+
+def test_embedder_rejects_zero_batch_tokens(models_dir: Path) -> None:
+    with pytest.raises(ValueError, match="batch_tokens must be at least 1, got 0"):
+        Embedder(BUNDLED_MODEL_NAME, models_dir, batch_tokens=0)
 
 
 def test_embedder_rejects_zero_batch_size(models_dir: Path) -> None:
