@@ -65,7 +65,7 @@ def serve(port: int, with_database: bool) -> None:
         def stage_nothing(_engine, rows, known_crawls=None):  # type: ignore[no-untyped-def]
             return [StagingResult(delivery_id=0, inserted=True, row=row) for row in rows]
 
-        # The app still batches rows through its StagingWriter; only the insert is skipped.
+        # The app still batches rows through its StagingWriter, and only the insert is skipped.
         receiver_app.stage_deliveries = stage_nothing  # type: ignore[assignment]
         from sqlalchemy import create_engine
 

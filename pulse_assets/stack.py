@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,26 @@ log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 20
 BIN_DIR = Path(sys.executable).parent
+
+
+def responds_ok_within(
+    url: str, timeout_s: float, before_each_try: Callable[[], None] | None = None
+) -> bool:
+    """Poll `url` every 0.5 s and return True once it responds 200, or False after `timeout_s`.
+
+    `before_each_try` runs before each request and may raise to stop the wait.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if before_each_try is not None:
+            before_each_try()
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    return False
 
 
 class StackError(RuntimeError):
@@ -118,15 +139,8 @@ class Stack:
             )
 
     def wait_until_healthy(self, name: str, url: str, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            self.check_alive()
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
+        if responds_ok_within(url, timeout_s, before_each_try=self.check_alive):
+            return
         raise StackError(
             f"{name} did not respond at {url} within {timeout_s:.0f} s; "
             f"see {self.logs_dir}/{name}.log"

@@ -59,6 +59,11 @@ class StagingWriter:
         self._running = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
+    @property
+    def writers(self) -> int:
+        """Most batches written at once."""
+        return self._writers
+
     async def stage(self, row: StagingRow) -> StagingResult:
         """Return the result of `row` once the transaction that contains it has committed."""
         loop = asyncio.get_running_loop()

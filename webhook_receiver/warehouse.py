@@ -9,9 +9,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from pulse_assets.settings import PulseSettings
 from warehouse_sql.connection import create_warehouse_engine, warehouse_url
 
-# Routes run in anyio's worker threads (40 by default in anyio 4), of which up to 30 hold a
-# connection at once. A request that waits longer than POOL_TIMEOUT_S for one fails with 503
-# instead of hanging past Firecrawl's 10 s delivery timeout.
+# Deliveries take one connection per batch write, `PULSE_RECEIVER_WRITERS` at once, and the
+# metrics and search routes take their own. A request that waits longer than POOL_TIMEOUT_S for
+# a connection fails with 503 instead of hanging past Firecrawl's 10 s delivery timeout.
 POOL_SIZE = 10
 MAX_OVERFLOW = 20
 POOL_TIMEOUT_S = 4.0

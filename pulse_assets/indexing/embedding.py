@@ -117,8 +117,8 @@ class Embedder:
     def batches(self, texts: Sequence[str]) -> list[list[int]]:
         """Return the indices of `texts` grouped into the batches that `embed` runs.
 
-        Texts are ordered by token length, so each batch pads little. A batch holds at most
-        `batch_size` texts and at most `batch_tokens` tokens once padded, and always one text.
+        Texts are ordered by token length, so each batch pads little. A batch contains at least
+        one text, and at most `batch_size` texts and `batch_tokens` tokens once padded.
         """
         encodings = self._length_tokenizer.encode_batch(list(texts))
         lengths = [len(encoding.ids) for encoding in encodings]

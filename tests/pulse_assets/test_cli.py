@@ -9,14 +9,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from pulse_assets.cli import check_ports_free, free_port
+from pulse_assets.stack import responds_ok_within
 from warehouse_sql.embedded import port_is_free
 
 PULSE = [sys.executable, "-m", "pulse_assets.cli"]
@@ -74,12 +73,4 @@ def test_up_stops_everything_on_sigterm(cli_home: Path) -> None:
 
 
 def _wait_for(url: str, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"{url} did not answer 200 within {timeout_s} s")
+    assert responds_ok_within(url, timeout_s), f"{url} did not answer 200 within {timeout_s} s"

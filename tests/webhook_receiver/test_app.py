@@ -93,3 +93,11 @@ def test_receiver_threads_limit_staging(tmp_path: Path, engine: Engine) -> None:
     app = create_app(settings, engine)
 
     assert app.state.receiver.staging_limiter.total_tokens == 3
+
+
+def test_receiver_writers_setting_used(tmp_path: Path, engine: Engine) -> None:
+    settings = make_settings(tmp_path, webhook_secret="s3cret", receiver_writers=3)
+
+    app = create_app(settings, engine)
+
+    assert app.state.receiver.staging_writer.writers == 3
