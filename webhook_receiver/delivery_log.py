@@ -1,9 +1,9 @@
 """The one log line per delivery, with repeated failures rate limited.
 
 Lines carry ids, outcome, status, reason and timing, never the body or a secret. Failures
-that tend to repeat in bursts (warehouse down, bad signatures, oversized bodies) are logged
-on their first occurrence and then at most once per RepeatLimiter interval (10 s by default),
-with the number of lines suppressed in between.
+that store nothing and tend to repeat in bursts (warehouse down, bad signatures, oversized
+bodies, clients that disconnect) are logged on their first occurrence and then at most once
+per RepeatLimiter interval (10 s by default), with the number of lines suppressed in between.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from webhook_receiver.repeat_limiter import RepeatLimiter
 
 log = logging.getLogger("webhook_receiver.deliveries")
 
-_RATE_LIMITED_STATUSES = frozenset({401, 413, 503})
-
 
 def log_delivery(limiter: RepeatLimiter, result: DeliveryResult, elapsed_ms: float) -> None:
     """Log the outcome of one delivery, unless the limiter suppresses a repeated failure."""
     suppressed = 0
-    if result.status_code in _RATE_LIMITED_STATUSES:
+    # A failure that stored nothing (bad signature, oversized body, client gone, warehouse
+    # down) can repeat in a burst, while a stored delivery gets a line each.
+    if result.delivery_id is None and result.outcome in (Outcome.REJECTED, Outcome.UNAVAILABLE):
         allowed = limiter.allow(f"{result.outcome}:{result.status_code}")
         if allowed is None:
             return

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +67,33 @@ def body_sha256(raw_body: bytes) -> str:
     return hashlib.sha256(raw_body).hexdigest()
 
 
+def json_depth(value: object) -> int:
+    """Return how deeply arrays and objects nest in a parsed JSON value: 0 for a scalar."""
+    deepest = 0
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        current, depth = pending.pop()
+        if isinstance(current, dict):
+            children: Iterable[object] = current.values()
+        elif isinstance(current, list):
+            children = current
+        else:
+            continue
+        deepest = max(deepest, depth)
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+# Deepest nesting of arrays and objects accepted in a body. Without a limit of its own, the
+# deepest body that parsed depended on the depth of the calling stack, so it differed between
+# bodies parsed on the event loop and in a worker thread.
+MAX_JSON_DEPTH = 256
+
+# The same text whether the parser or the depth check found the nesting, because which one
+# does depends on the depth of the calling stack.
+TOO_DEEP_DETAIL = f"JSON nesting is deeper than the limit of {MAX_JSON_DEPTH} levels"
+
+
 def rejected_dedupe_key(sha256_hex: str) -> str:
     """Return the deduplication key of a body that is stored as rejected."""
     return f"rejected:{sha256_hex}"
@@ -78,7 +106,7 @@ def parse_envelope(raw_body: bytes, sha256_hex: str) -> Envelope:
         payload = strip_unstorable_json(document)
         payload_json = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     except RecursionError as error:
-        raise EnvelopeError("JSON nesting is too deep") from error
+        raise EnvelopeError(TOO_DEEP_DETAIL) from error
 
     ids = extract_ids(payload)
     return Envelope(
@@ -97,6 +125,8 @@ def parse_json_object(raw_body: bytes) -> dict[str, Any]:
             f"body is not valid UTF-8: invalid byte at position {error.start}"
         ) from error
 
+    if not text.strip():
+        raise EnvelopeError("body is empty: send the webhook event as a JSON object")
     try:
         document = json.loads(
             text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_reject_constant
@@ -110,7 +140,10 @@ def parse_json_object(raw_body: bytes) -> dict[str, Any]:
     except ValueError as error:
         raise EnvelopeError(f"invalid JSON: {error}") from error
     except RecursionError as error:
-        raise EnvelopeError("JSON nesting is too deep") from error
+        raise EnvelopeError(TOO_DEEP_DETAIL) from error
+
+    if json_depth(document) > MAX_JSON_DEPTH:
+        raise EnvelopeError(TOO_DEEP_DETAIL)
 
     if not isinstance(document, dict):
         type_name = _JSON_TYPE_NAMES.get(type(document), type(document).__name__)

@@ -160,9 +160,8 @@ def token_batches(
     return batches
 
 
-# NOTE: onnxruntime's CPU memory arena grows with the number of long batches embedded (peak RSS
-# 2.2 GB for the demo crawl, 4.0 GB for three copies of it). Without the arena it stayed at 1.9 GB
-# but embedding took a third longer in one measurement, so the arena stays on.
+# onnxruntime's CPU memory arena stays on: without it, embedding took 1.3 to 2 times as long in
+# two measurements. Its size follows the largest batch, which DEFAULT_BATCH_TOKENS bounds.
 def _load_bundled_model(models_dir: Path, threads: int | None) -> TextEmbedding:
     folder = prepare_bundled_model(models_dir)
     _register_bundled_model()

@@ -14,6 +14,7 @@ from webhook_receiver.envelope import (
     EnvelopeError,
     body_sha256,
     id_text,
+    json_depth,
     parse_envelope,
     parse_json_object,
     peek_ids,
@@ -36,7 +37,7 @@ def natural_key(crawl_id: str | None, event_type: str | None, page_key: str) -> 
 @pytest.mark.parametrize(
     ("raw", "detail"),
     [
-        (b"", "invalid JSON at line 1 column 1: Expecting value"),
+        (b"", "body is empty: send the webhook event as a JSON object"),
         (
             b"{oops",
             f"invalid JSON at line 1 column 2: {PROPERTY_NAME_EXPECTED}",
@@ -54,7 +55,10 @@ def natural_key(crawl_id: str | None, event_type: str | None, page_key: str) -> 
         (b'{"a": 1e400}', "invalid JSON: number is out of the range of a 64-bit float"),
         (b'{"a": ' + b"9" * 5000 + b"}", "invalid JSON: integer has more than 4300 digits"),
         (b'{"a": "x\x00y"}', "invalid JSON at line 1 column 9: Invalid control character"),
-        (b"[" * 100_000 + b"]" * 100_000, "JSON nesting is too deep"),
+        (
+            b"[" * 100_000 + b"]" * 100_000,
+            "JSON nesting is deeper than the limit of 256 levels",
+        ),
     ],
     ids=[
         "empty",
@@ -82,14 +86,35 @@ def test_parse_json_object_rejects_body(raw: bytes, detail: str) -> None:
     assert caught.value.detail == detail
 
 
-def test_nesting_too_deep_to_clean_rejected() -> None:
+def test_nesting_over_limit_rejected() -> None:
     depth = 990
     raw = b'{"a":' + b"[" * depth + b"]" * depth + b"}"
 
     with pytest.raises(EnvelopeError) as caught:
         parse_envelope(raw, body_sha256(raw))
 
-    assert caught.value.detail == "JSON nesting is too deep"
+    assert caught.value.detail == "JSON nesting is deeper than the limit of 256 levels"
+
+
+@pytest.mark.parametrize(("arrays", "accepted"), [(255, True), (256, False)])
+def test_nesting_limit_boundary(arrays: int, accepted: bool) -> None:
+    # The object around the arrays is one more level.
+    raw = b'{"a":' + b"[" * arrays + b"]" * arrays + b"}"
+
+    if accepted:
+        assert parse_envelope(raw, body_sha256(raw)).payload_json.count("[") == arrays
+        return
+    with pytest.raises(EnvelopeError) as caught:
+        parse_envelope(raw, body_sha256(raw))
+    assert caught.value.detail == "JSON nesting is deeper than the limit of 256 levels"
+
+
+@pytest.mark.parametrize(
+    ("value", "depth"),
+    [(1, 0), ("text", 0), ({}, 1), ([], 1), ({"a": [1, {"b": []}]}, 4), ([[], [[[]]]], 4)],
+)
+def test_json_depth_cases(value: object, depth: int) -> None:
+    assert json_depth(value) == depth
 
 
 def test_parse_envelope_keeps_moderate_nesting() -> None:

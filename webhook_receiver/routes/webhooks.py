@@ -86,7 +86,7 @@ async def receive_firecrawl_webhook(
         )
     except ClientDisconnect:
         # The client has gone, so this response is only logged.
-        reason = "client disconnected before sending the whole body"
+        reason = "client disconnected before the receiver read the whole body"
         result = DeliveryResult(outcome=Outcome.REJECTED, status_code=400, reason=reason)
     else:
         result = await _receive(state, raw_body, signature)
