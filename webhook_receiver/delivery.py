@@ -136,7 +136,7 @@ def prepare_delivery(
 
 
 def unavailable_result(row: StagingRow, error: SQLAlchemyError) -> DeliveryResult:
-    """Map a database error while staging `row` to a 503 that asks the client to retry."""
+    """Map a database error while staging `row` to a 503 with a Retry-After header."""
     return DeliveryResult(
         outcome=Outcome.UNAVAILABLE,
         status_code=503,
