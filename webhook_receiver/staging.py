@@ -5,8 +5,8 @@ The unique `dedupe_key` with `ON CONFLICT DO NOTHING` makes redeliveries and con
 retries of one delivery store a single row.
 
 `stage_deliveries` commits several deliveries with one statement and one commit.
-`stage_delivery` stores one delivery. It is also the fallback for each row of a batch in
-which PostgreSQL rejected a value.
+`stage_delivery` stores one delivery with the same statement, and stores it as rejected when
+PostgreSQL rejects its payload. It is the fallback for each row of a batch that failed so.
 """
 
 from __future__ import annotations
@@ -24,21 +24,6 @@ from webhook_receiver.known_crawls import KnownCrawls
 from webhook_receiver.warehouse import database_error_summary, set_statement_timeout
 
 log = logging.getLogger(__name__)
-
-_INSERT_DELIVERY = text(
-    """
-    INSERT INTO webhook.staged_deliveries (
-        raw_body, body_sha256, payload, crawl_id, event_type, webhook_id, dedupe_key,
-        signature_verified, status, parse_error
-    )
-    VALUES (
-        :raw_body, :body_sha256, CAST(:payload AS jsonb), :crawl_id, :event_type, :webhook_id,
-        :dedupe_key, :signature_verified, :status, :parse_error
-    )
-    ON CONFLICT (dedupe_key) DO NOTHING
-    RETURNING id
-    """
-)
 
 # One statement for a whole batch: each parameter is an array with one element per delivery.
 _INSERT_DELIVERIES = text(
@@ -70,13 +55,6 @@ _INSERT_CRAWL_SESSIONS = text(
     INSERT INTO webhook.crawl_sessions (crawl_id)
     SELECT unnest(CAST(:crawl_ids AS text[]))
     ON CONFLICT (crawl_id) DO NOTHING
-    """
-)
-
-_SELECT_DELIVERY = text(
-    """
-    SELECT id, crawl_id, event_type, webhook_id FROM webhook.staged_deliveries
-    WHERE dedupe_key = :dedupe_key
     """
 )
 
@@ -130,7 +108,8 @@ def stage_delivery(
     insert is skipped. A crawl whose row this call ensured is added after the commit.
     """
     try:
-        return _insert_delivery(engine, row, known_crawls)
+        [result] = _insert_deliveries(engine, [row], known_crawls)
+        return result
     except DataError as error:
         reason = database_error_summary(error)
         log.warning(
@@ -148,7 +127,8 @@ def stage_delivery(
             parse_error=f"PostgreSQL rejected the payload: {reason}",
             opens_crawl_session=False,
         )
-        return _insert_delivery(engine, fallback, known_crawls)
+        [result] = _insert_deliveries(engine, [fallback], known_crawls)
+        return result
 
 
 def stage_deliveries(
@@ -242,49 +222,10 @@ def _insert_deliveries(
     if sessions_ensured and known_crawls is not None:
         for crawl_id in session_crawl_ids:
             known_crawls.add(crawl_id)
-    return [result for result in results if result is not None]
-
-
-def _insert_delivery(
-    engine: Engine, row: StagingRow, known_crawls: KnownCrawls | None
-) -> StagingResult:
-    # The crawl whose session row this delivery ensures, unless it is known to exist.
-    session_crawl_id = row.ids.crawl_id if row.opens_crawl_session else None
-    if known_crawls is not None and session_crawl_id in known_crawls:
-        session_crawl_id = None
-    session_ensured = False
-    with engine.begin() as connection:
-        set_statement_timeout(connection)
-        delivery_id = connection.execute(
-            _INSERT_DELIVERY,
-            {
-                "raw_body": row.raw_body,
-                "body_sha256": row.body_sha256,
-                "payload": row.payload_json,
-                "crawl_id": row.ids.crawl_id,
-                "event_type": row.ids.event_type,
-                "webhook_id": row.ids.webhook_id,
-                "dedupe_key": row.dedupe_key,
-                "signature_verified": row.signature_verified,
-                "status": row.status.value,
-                "parse_error": row.parse_error,
-            },
-        ).scalar_one_or_none()
-
-        if delivery_id is None:
-            existing = connection.execute(
-                _SELECT_DELIVERY, {"dedupe_key": row.dedupe_key}
-            ).one_or_none()
-            if existing is None:
-                return StagingResult(delivery_id=None, inserted=False, row=row)
-            stored_ids = DeliveryIds(existing.crawl_id, existing.event_type, existing.webhook_id)
-            return StagingResult(existing.id, inserted=False, row=row, stored_ids=stored_ids)
-
-        if session_crawl_id is not None:
-            session_ensured = _open_crawl_sessions(connection, [session_crawl_id])
-    if session_ensured and known_crawls is not None and session_crawl_id is not None:
-        known_crawls.add(session_crawl_id)
-    return StagingResult(delivery_id=delivery_id, inserted=True, row=row)
+    complete = [result for result in results if result is not None]
+    if len(complete) != len(rows):
+        raise RuntimeError(f"staged {len(complete)} of {len(rows)} rows without a result")
+    return complete
 
 
 def _open_crawl_sessions(connection: Connection, crawl_ids: Sequence[str]) -> bool:
