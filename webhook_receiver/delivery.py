@@ -1,8 +1,8 @@
 """Handling of one webhook delivery: verify the signature, parse the body, stage it.
 
 These are the synchronous steps of `POST /webhooks/firecrawl`. The route runs
-`prepare_delivery` in a worker thread, so HMAC and JSON parsing stay off the event loop, and
-stages the row through a `StagingWriter`, which commits concurrent deliveries together.
+`prepare_delivery` on the event loop for small bodies and in a worker thread for large ones.
+It then stages the row through a `StagingWriter`, which commits concurrent deliveries together.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def receive_delivery(
 ) -> DeliveryResult:
     """Verify, parse and stage one delivery in its own transaction.
 
-    The route does the same in two steps, `prepare_delivery` and a batched write; this form
+    The route does the same in two steps, `prepare_delivery` and a batched write. This form
     serves callers that store one delivery at a time. `known_crawls` lets `stage_delivery`
     skip session inserts for crawls it has seen.
     """
@@ -85,7 +85,7 @@ def receive_delivery(
 def prepare_delivery(
     webhook_secret: str | None, raw_body: bytes, signature_header: str | None
 ) -> StagingRow | DeliveryResult:
-    """Verify and parse one delivery into the row to stage, or the result that refuses it.
+    """Verify and parse one delivery into the row to stage, or the result that rejects it.
 
     With `webhook_secret` None, signatures are not checked and `signature_header` is
     ignored. Unsigned or wrongly signed bodies get a 401 result and are never stored. A

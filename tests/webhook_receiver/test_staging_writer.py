@@ -53,7 +53,7 @@ async def stage_all(writer: StagingWriter, rows: list[StagingRow]) -> list[Stagi
     return list(await asyncio.gather(*(writer.stage(row) for row in rows)))
 
 
-def test_staging_writer_lone_row_written_alone(engine: Engine) -> None:
+def test_staging_writer_lone_row(engine: Engine) -> None:
     write = RecordingWrite(engine)
     writer = StagingWriter(write, writers=2, limiter=anyio.CapacityLimiter(2))
 
@@ -104,7 +104,7 @@ def test_staging_writer_bounds_batch_bytes(engine: Engine) -> None:
     assert len(staged_rows(engine)) == 7
 
 
-def test_staging_writer_error_reaches_batch_then_recovers(engine: Engine) -> None:
+def test_staging_writer_error_then_recovery(engine: Engine) -> None:
     unreachable = create_warehouse_engine(UNREACHABLE_URL)
     targets = [unreachable, engine]
 
@@ -129,7 +129,7 @@ def test_staging_writer_error_reaches_batch_then_recovers(engine: Engine) -> Non
     assert [row["dedupe_key"] for row in staged_rows(engine)] == ["webhook:wh-3"]
 
 
-def test_staging_writer_cancelled_wait_still_stores_row(engine: Engine) -> None:
+def test_staging_writer_cancelled_wait_stored(engine: Engine) -> None:
     write = RecordingWrite(engine)
     writer = StagingWriter(write, writers=1, limiter=anyio.CapacityLimiter(1))
 
@@ -151,7 +151,7 @@ def test_staging_writer_cancelled_wait_still_stores_row(engine: Engine) -> None:
     ]
 
 
-def test_staging_writer_wrong_result_count_is_error() -> None:
+def test_staging_writer_wrong_result_count() -> None:
     writer = StagingWriter(lambda rows: [], writers=1, limiter=anyio.CapacityLimiter(1))
 
     with pytest.raises(RuntimeError, match="returned 0 results for 1 rows"):

@@ -35,9 +35,9 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["webhooks"])
 
-# Bodies up to this size are verified and parsed on the event loop, which takes well under a
-# millisecond, instead of paying for a hop to a worker thread and back. On 127.0.0.1 with 32
-# clients and 2 KB bodies this raised the stored deliveries from 859/s to 1,282/s.
+# Bodies up to this size are verified and parsed on the event loop, about 0.6 ms for a 64 KiB
+# page in one measurement, instead of in a worker thread. On 127.0.0.1 with 32 clients and
+# 2 KB bodies, this raised the stored deliveries from 859/s to 1,282/s.
 INLINE_PREPARE_BYTES = 64 * 1024
 
 _ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
